@@ -1,0 +1,145 @@
+"""The `mdx` command: run a node or one of its services, migrate, simulate, validate."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Annotated
+
+import orjson
+import typer
+from rich.console import Console
+
+from mdx.core.settings import NodeSettings, load_settings
+
+app = typer.Typer(help="mdx: Maritime Domain eXchange node tools.", no_args_is_help=True)
+node_app = typer.Typer(help="Run a whole node (broker, ingest, api).", no_args_is_help=True)
+ingest_app = typer.Typer(help="The ingest service (MQTT -> PostGIS).", no_args_is_help=True)
+api_app = typer.Typer(help="The HTTP API service.", no_args_is_help=True)
+broker_app = typer.Typer(help="The node's own Mosquitto.", no_args_is_help=True)
+db_app = typer.Typer(help="The node's PostGIS database.", no_args_is_help=True)
+for sub, name in ((node_app, "node"), (ingest_app, "ingest"), (api_app, "api"),
+                  (broker_app, "broker"), (db_app, "db")):
+    app.add_typer(sub, name=name)
+
+console = Console(stderr=True)
+
+ConfigOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--config", "-c", exists=True, dir_okay=False,
+        help="Node config file (e.g. infra/nodes/jcg.toml). Without it, settings come from "
+             "MDX_* environment variables only.",
+    ),
+]
+
+
+def _settings(config: Path | None) -> NodeSettings:
+    return load_settings(config) if config else NodeSettings()  # type: ignore[call-arg]
+
+
+def _logging(verbose: bool = False) -> None:
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO,
+        format="%(asctime)s %(name)s %(levelname)s %(message)s",
+    )
+
+
+@node_app.command("run")
+def node_run(
+    config: ConfigOption = None,
+    own_broker: Annotated[bool, typer.Option(help="Start the node's own Mosquitto.")] = True,
+) -> None:
+    """Run a whole node from its config file: broker, migrations, ingest and api."""
+    from mdx.node import supervisor
+
+    _logging()
+    if config is None:
+        raise typer.BadParameter("a node needs its config file", param_hint="--config")
+    supervisor.run(_settings(config), config, own_broker=own_broker)
+
+
+@ingest_app.command("run")
+def ingest_run(config: ConfigOption = None) -> None:
+    """Subscribe to the node's inbound topics and store what arrives."""
+    from mdx.ingest.main import serve
+
+    _logging()
+    serve(_settings(config))
+
+
+@api_app.command("run")
+def api_run(config: ConfigOption = None) -> None:
+    """Serve the REST API (OpenAPI at /docs)."""
+    from mdx.api.main import serve
+
+    _logging()
+    serve(_settings(config))
+
+
+@broker_app.command("run")
+def broker_run(config: ConfigOption = None) -> None:
+    """Run the node's Mosquitto in the foreground with the project's configuration."""
+    from mdx.node import broker
+
+    settings = _settings(config)
+    proc = broker.start(settings.broker.port, settings.broker.data_dir, settings.broker.host)
+    console.print(f"mosquitto on {settings.broker.host}:{settings.broker.port}")
+    try:
+        proc.wait()
+    except KeyboardInterrupt:
+        proc.terminate()
+        proc.wait()
+
+
+@db_app.command("migrate")
+def db_migrate(config: ConfigOption = None) -> None:
+    """Create the database and PostGIS if missing, and apply every migration."""
+    from mdx.core import migrate
+
+    settings = _settings(config)
+    migrate.upgrade(settings.database.url)
+    console.print(f"database migrated: {settings.database.url}")
+
+
+@app.command()
+def sim(
+    config: ConfigOption = None,
+    rate: Annotated[float, typer.Option(help="Position reports per second.")] = 20.0,
+    duration: Annotated[float, typer.Option(help="Seconds to run; 0 = until stopped.")] = 0.0,
+    vessels: Annotated[int, typer.Option(help="Number of simulated vessels.")] = 60,
+    producer: Annotated[str, typer.Option(help="Producer id used in topics and source.")] = "sim",
+    seed: Annotated[int, typer.Option(help="Random seed (same seed, same traffic).")] = 1,
+) -> None:
+    """Publish realistic traffic for a node as a producer would (with receipts)."""
+    from mdx.sim.run import run
+
+    _logging()
+    settings = _settings(config)
+    stats = run(settings, rate=rate, duration=duration, vessels=vessels, producer=producer,
+                seed=seed)
+    console.print(stats)
+
+
+@app.command()
+def validate(
+    files: Annotated[list[Path], typer.Argument(exists=True, dir_okay=False,
+                                                help="Envelope JSON files.")],
+) -> None:
+    """Check envelope files against the common schemas; exit 1 if any is invalid."""
+    from mdx.core.schemas import SchemaSet
+
+    schemas = SchemaSet()
+    bad = 0
+    for path in files:
+        violations = schemas.validate_envelope(orjson.loads(path.read_bytes()))
+        for v in violations:
+            console.print(f"[red]{path}[/red] {v}")
+        if not violations:
+            console.print(f"[green]{path}[/green] valid")
+        bad += bool(violations)
+    raise typer.Exit(1 if bad else 0)
+
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,156 @@
+"""The node's PostGIS tables: the one definition the migrations, ingest and api share."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from geoalchemy2 import Geometry
+from sqlalchemy import (
+    BigInteger,
+    DateTime,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    SmallInteger,
+    String,
+    Text,
+    UniqueConstraint,
+    func,
+)
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+NAMING = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+
+
+class _Markings:
+    """Handling markings carried by every stored item (CloudEvents extension attributes)."""
+
+    origin: Mapped[str] = mapped_column(String(32))
+    source: Mapped[str] = mapped_column(String(128))
+    event_id: Mapped[uuid.UUID] = mapped_column(UUID)
+    tlp: Mapped[str] = mapped_column(String(16))
+    relto: Mapped[list[str]] = mapped_column(ARRAY(String(32)), default=list)
+    purpose: Mapped[str | None] = mapped_column(String(32))
+    received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class Position(_Markings, Base):
+    """Append-only history of vessel positions; `(source, event_id)` deduplicates."""
+
+    __tablename__ = "positions"
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    mmsi: Mapped[str] = mapped_column(String(9))
+    imo: Mapped[str | None] = mapped_column(String(7))
+    name: Mapped[str | None] = mapped_column(String(120))
+    observed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    geom: Mapped[Any] = mapped_column(Geometry("POINT", srid=4326, spatial_index=False))
+    sog: Mapped[float | None]
+    cog: Mapped[float | None]
+    heading: Mapped[int | None] = mapped_column(SmallInteger)
+    nav_status: Mapped[int | None] = mapped_column(SmallInteger)
+    source_type: Mapped[str] = mapped_column(String(24))
+
+    __table_args__ = (
+        UniqueConstraint("source", "event_id"),
+        Index("ix_positions_mmsi_observed_at", "mmsi", "observed_at"),
+        Index("ix_positions_geom", "geom", postgresql_using="gist"),
+    )
+
+
+class VesselLatest(_Markings, Base):
+    """Latest known position per vessel, upserted when a newer observation arrives."""
+
+    __tablename__ = "vessel_latest"
+    mmsi: Mapped[str] = mapped_column(String(9), primary_key=True)
+    imo: Mapped[str | None] = mapped_column(String(7))
+    name: Mapped[str | None] = mapped_column(String(120))
+    observed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    geom: Mapped[Any] = mapped_column(Geometry("POINT", srid=4326, spatial_index=False))
+    sog: Mapped[float | None]
+    cog: Mapped[float | None]
+    heading: Mapped[int | None] = mapped_column(SmallInteger)
+    nav_status: Mapped[int | None] = mapped_column(SmallInteger)
+    source_type: Mapped[str] = mapped_column(String(24))
+
+    __table_args__ = (Index("ix_vessel_latest_geom", "geom", postgresql_using="gist"),)
+
+
+class IncidentVersion(_Markings, Base):
+    """Every version of every incident as received; the custody record."""
+
+    __tablename__ = "incident_versions"
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    incident_id: Mapped[uuid.UUID] = mapped_column(UUID)
+    version: Mapped[int] = mapped_column(Integer)
+    data: Mapped[dict[str, Any]] = mapped_column(JSONB)
+
+    __table_args__ = (
+        UniqueConstraint("source", "event_id"),
+        UniqueConstraint("incident_id", "version"),
+    )
+
+
+class Incident(_Markings, Base):
+    """Current state of each incident: the highest version received."""
+
+    __tablename__ = "incidents"
+    incident_id: Mapped[uuid.UUID] = mapped_column(UUID, primary_key=True)
+    version: Mapped[int] = mapped_column(Integer)
+    category: Mapped[str] = mapped_column(String(32))
+    status: Mapped[str] = mapped_column(String(16))
+    severity: Mapped[str | None] = mapped_column(String(16))
+    certainty: Mapped[str | None] = mapped_column(String(16))
+    urgency: Mapped[str | None] = mapped_column(String(16))
+    title: Mapped[str] = mapped_column(String(200))
+    observed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    first_received_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now()
+    )
+    geom: Mapped[Any] = mapped_column(Geometry("GEOMETRY", srid=4326, spatial_index=False))
+    data: Mapped[dict[str, Any]] = mapped_column(JSONB)
+
+    __table_args__ = (
+        Index("ix_incidents_geom", "geom", postgresql_using="gist"),
+        Index("ix_incidents_observed_at_id", "observed_at", "incident_id"),
+    )
+
+
+# Radius queries in metres go through geography; this expression index keeps them indexed.
+Index("ix_incidents_geog", func.geography(Incident.geom), postgresql_using="gist")
+
+
+class DeadLetter(Base):
+    """A message that could not be accepted, kept byte for byte with the reason."""
+
+    __tablename__ = "dead_letters"
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    topic: Mapped[str] = mapped_column(Text)
+    producer: Mapped[str] = mapped_column(Text)
+    reason: Mapped[str] = mapped_column(Text)
+    payload: Mapped[bytes] = mapped_column(LargeBinary)
+    # sha256(payload): a redelivery of the same bytes on the same topic is the same message.
+    digest: Mapped[bytes] = mapped_column(LargeBinary)
+
+    __table_args__ = (UniqueConstraint("topic", "digest"),)
+
+
+class ProducerReceipt(Base):
+    """Per producer: the highest `seq` up to which everything is committed or dead-lettered."""
+
+    __tablename__ = "producer_receipts"
+    producer: Mapped[str] = mapped_column(Text, primary_key=True)
+    seq: Mapped[int] = mapped_column(BigInteger)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())

@@ -1,0 +1,159 @@
+"""The intake handler: one inbound message in, an accepted item or a rejection with its reason out.
+
+Pure (no I/O), so the MQTT ingest service and the HTTP API share it and tests can drive it
+directly. Storage is the job of `mdx.core.store`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any, Literal
+
+import orjson
+from shapely.geometry import shape
+from shapely.validation import explain_validity
+
+from mdx.core import topics
+from mdx.core.envelope import parse_source
+from mdx.core.identifiers import mid_is_allocated, mmsi_mid
+from mdx.core.schemas import SchemaSet
+
+# Clocks drift; an observation further in the future than this cannot be real.
+MAX_CLOCK_SKEW = timedelta(minutes=10)
+MAX_REASONS = 5
+
+Kind = Literal["position", "incident"]
+
+
+@dataclass(slots=True)
+class Accepted:
+    kind: Kind
+    producer: str
+    origin: str
+    envelope: dict[str, Any]
+    tlp: str
+    relto: list[str]
+    seq: int | None
+
+    @property
+    def data(self) -> dict[str, Any]:
+        data: dict[str, Any] = self.envelope["data"]
+        return data
+
+
+@dataclass(slots=True)
+class Rejected:
+    producer: str
+    reason: str
+    seq: int | None = None
+
+
+@dataclass(slots=True)
+class IntakePolicy:
+    """What a node needs to know to judge a message addressed to it."""
+
+    node_id: str
+    default_tlp: str
+    schemas: SchemaSet
+    max_payload_bytes: int = 256 * 1024
+    now: Any = field(default=lambda: datetime.now(UTC))
+
+
+def accept(topic: str, payload: bytes, policy: IntakePolicy) -> Accepted | Rejected:
+    """Judge one message published on `topic`."""
+    parsed_topic = topics.parse_inbound(topic)
+    producer = parsed_topic[0] if parsed_topic else "unknown"
+    if parsed_topic is None:
+        return Rejected(producer, f"topic {topic!r} is not mdx/v1/in/{{producer}}/{{kind}}")
+    kind = parsed_topic[1]
+    if len(payload) > policy.max_payload_bytes:
+        return Rejected(
+            producer, f"payload too large: {len(payload)} bytes > {policy.max_payload_bytes}"
+        )
+    try:
+        text = payload.decode("utf-8")
+    except UnicodeDecodeError as e:
+        return Rejected(producer, f"not UTF-8: invalid byte at offset {e.start}")
+    try:
+        envelope = orjson.loads(text)
+    except orjson.JSONDecodeError as e:
+        return Rejected(producer, f"not JSON: {e}")
+    if not isinstance(envelope, dict):
+        return Rejected(producer, f"envelope is a JSON {type(envelope).__name__}, not an object")
+    seq = envelope.get("seq")
+    seq = seq if isinstance(seq, int) and not isinstance(seq, bool) and seq > 0 else None
+    return _judge(envelope, producer, kind, seq, policy)
+
+
+def accept_envelope(
+    envelope: dict[str, Any], producer: str, kind: str, policy: IntakePolicy
+) -> Accepted | Rejected:
+    """Judge an envelope that did not come over MQTT (an operator's report over HTTP)."""
+    return _judge(envelope, producer, kind, None, policy)
+
+
+def _judge(
+    envelope: dict[str, Any], producer: str, kind: str, seq: int | None, policy: IntakePolicy
+) -> Accepted | Rejected:
+    violations = policy.schemas.validate_envelope(envelope)
+    if violations:
+        shown = "; ".join(str(v) for v in violations[:MAX_REASONS])
+        more = f" (+{len(violations) - MAX_REASONS} more)" if len(violations) > MAX_REASONS else ""
+        return Rejected(producer, f"schema: {shown}{more}", seq)
+    expected_type = topics.KIND_TO_TYPE.get(kind)
+    if expected_type is None:
+        return Rejected(producer, f"unknown topic kind {kind!r}", seq)
+    if envelope["type"] != expected_type:
+        return Rejected(
+            producer, f"type {envelope['type']} does not belong on a {kind!r} topic", seq
+        )
+    source = parse_source(envelope["source"])
+    if source is None:  # the schema's pattern makes this unreachable; kept for safety
+        return Rejected(producer, f"source {envelope['source']!r} is not urn:mdx:node:producer", seq)
+    node, source_producer = source
+    if node != policy.node_id:
+        return Rejected(producer, f"source node {node!r} is not this node {policy.node_id!r}", seq)
+    if source_producer != producer:
+        return Rejected(
+            producer,
+            f"source producer {source_producer!r} does not match topic producer {producer!r}",
+            seq,
+        )
+    problem = _impossible(kind, envelope["data"], policy.now())
+    if problem:
+        return Rejected(producer, problem, seq)
+    relto = envelope["relto"].split() if "relto" in envelope else []
+    return Accepted(
+        kind="position" if kind == "position" else "incident",
+        producer=producer,
+        origin=node,
+        envelope=envelope,
+        tlp=envelope.get("tlp", policy.default_tlp),
+        relto=relto,
+        seq=seq,
+    )
+
+
+def _impossible(kind: str, data: dict[str, Any], now: datetime) -> str | None:
+    """Rules a JSON Schema cannot express: time in the future, unallocated MIDs, bad polygons."""
+    observed = datetime.fromisoformat(data["observed_at"])
+    if observed.tzinfo is None:
+        return f"/data/observed_at: {data['observed_at']!r} has no UTC offset"
+    if observed - now > MAX_CLOCK_SKEW:
+        return f"/data/observed_at: {data['observed_at']} is in the future"
+    mmsis = [data["mmsi"]] if kind == "position" else [
+        v["mmsi"] for v in data.get("vessels", []) if "mmsi" in v
+    ]
+    for mmsi in mmsis:
+        mid = mmsi_mid(mmsi)
+        if mid is not None and not mid_is_allocated(mid):
+            return f"mmsi {mmsi}: MID {mid} is not an allocated Maritime Identification Digit"
+    if kind == "incident" and data["location"]["type"] == "Polygon":
+        for i, ring in enumerate(data["location"]["coordinates"]):
+            if ring[0] != ring[-1]:
+                return f"/data/location/coordinates/{i}: ring is not closed (RFC 7946 3.1.6)"
+        polygon = shape(data["location"])
+        if not polygon.is_valid:
+            return f"/data/location: invalid polygon: {explain_validity(polygon)}"
+    return None

@@ -1,0 +1,211 @@
+"""Writes a batch of judged messages to PostGIS in one transaction.
+
+Hot path of ingest, so it uses psycopg directly: COPY into session-local staging tables, then
+set-based inserts. `ON CONFLICT DO NOTHING` on `(source, event_id)` makes every write
+idempotent, so redelivered and duplicated envelopes never make a second row.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import orjson
+import psycopg
+from sqlalchemy import make_url
+
+from mdx.core.intake import Accepted, Rejected
+
+_STAGING = """
+CREATE TEMP TABLE IF NOT EXISTS stage_positions (
+  source text, event_id uuid, origin text, tlp text, relto text[], purpose text,
+  mmsi text, imo text, name text, observed_at timestamptz, lon float8, lat float8,
+  sog float8, cog float8, heading smallint, nav_status smallint, source_type text
+) ON COMMIT DELETE ROWS;
+CREATE TEMP TABLE IF NOT EXISTS stage_incidents (
+  source text, event_id uuid, origin text, tlp text, relto text[], purpose text,
+  incident_id uuid, version int, category text, status text, severity text, certainty text,
+  urgency text, title text, observed_at timestamptz, location text, data jsonb
+) ON COMMIT DELETE ROWS;
+"""
+
+_MARKINGS = "source, event_id, origin, tlp, relto, purpose"
+_POSITION_COLS = (
+    f"{_MARKINGS}, mmsi, imo, name, observed_at, lon, lat, sog, cog, heading, nav_status,"
+    " source_type"
+)
+_VESSEL_COLS = (
+    f"{_MARKINGS}, mmsi, imo, name, observed_at, geom, sog, cog, heading, nav_status, source_type"
+)
+_INCIDENT_COLS = (
+    f"{_MARKINGS}, incident_id, version, category, status, severity, certainty, urgency,"
+    " title, observed_at, location, data"
+)
+
+_INSERT_POSITIONS = f"""
+WITH ins AS (
+  INSERT INTO positions ({_VESSEL_COLS})
+  SELECT {_MARKINGS}, mmsi, imo, name, observed_at, ST_SetSRID(ST_MakePoint(lon, lat), 4326),
+         sog, cog, heading, nav_status, source_type
+  FROM stage_positions
+  ON CONFLICT DO NOTHING
+  RETURNING {_VESSEL_COLS}
+)
+INSERT INTO vessel_latest ({_VESSEL_COLS})
+SELECT DISTINCT ON (mmsi) {_VESSEL_COLS} FROM ins ORDER BY mmsi, observed_at DESC
+ON CONFLICT (mmsi) DO UPDATE SET
+  source = EXCLUDED.source, event_id = EXCLUDED.event_id, origin = EXCLUDED.origin,
+  tlp = EXCLUDED.tlp, relto = EXCLUDED.relto, purpose = EXCLUDED.purpose,
+  imo = COALESCE(EXCLUDED.imo, vessel_latest.imo),
+  name = COALESCE(EXCLUDED.name, vessel_latest.name),
+  observed_at = EXCLUDED.observed_at, geom = EXCLUDED.geom, sog = EXCLUDED.sog,
+  cog = EXCLUDED.cog, heading = EXCLUDED.heading, nav_status = EXCLUDED.nav_status,
+  source_type = EXCLUDED.source_type, received_at = now()
+WHERE EXCLUDED.observed_at > vessel_latest.observed_at
+"""
+
+# Only versions new to incident_versions may move `incidents`, and only forward.
+_INSERT_INCIDENTS = f"""
+WITH ins AS (
+  INSERT INTO incident_versions ({_MARKINGS}, incident_id, version, data)
+  SELECT {_MARKINGS}, incident_id, version, data FROM stage_incidents
+  ON CONFLICT DO NOTHING
+  RETURNING source, event_id
+)
+INSERT INTO incidents ({_MARKINGS}, incident_id, version, category, status, severity, certainty,
+                       urgency, title, observed_at, geom, data)
+SELECT DISTINCT ON (s.incident_id)
+  s.source, s.event_id, s.origin, s.tlp, s.relto, s.purpose, s.incident_id, s.version,
+  s.category, s.status, s.severity, s.certainty, s.urgency, s.title, s.observed_at,
+  ST_SetSRID(ST_GeomFromGeoJSON(s.location), 4326), s.data
+FROM stage_incidents s JOIN ins USING (source, event_id)
+ORDER BY s.incident_id, s.version DESC
+ON CONFLICT (incident_id) DO UPDATE SET
+  source = EXCLUDED.source, event_id = EXCLUDED.event_id, origin = EXCLUDED.origin,
+  tlp = EXCLUDED.tlp, relto = EXCLUDED.relto, purpose = EXCLUDED.purpose,
+  version = EXCLUDED.version, category = EXCLUDED.category, status = EXCLUDED.status,
+  severity = EXCLUDED.severity, certainty = EXCLUDED.certainty, urgency = EXCLUDED.urgency,
+  title = EXCLUDED.title, observed_at = EXCLUDED.observed_at, geom = EXCLUDED.geom,
+  data = EXCLUDED.data, received_at = now()
+WHERE EXCLUDED.version > incidents.version
+"""
+
+_INSERT_DEAD_LETTER = """
+INSERT INTO dead_letters (topic, producer, reason, payload, digest)
+VALUES (%s, %s, %s, %s, %s)
+ON CONFLICT DO NOTHING
+RETURNING id, received_at
+"""
+
+_UPSERT_RECEIPT = """
+INSERT INTO producer_receipts (producer, seq, updated_at) VALUES (%s, %s, now())
+ON CONFLICT (producer) DO UPDATE SET seq = EXCLUDED.seq, updated_at = now()
+WHERE EXCLUDED.seq > producer_receipts.seq
+"""
+
+
+@dataclass(slots=True)
+class DeadLetterRow:
+    id: int
+    received_at: datetime
+    topic: str
+    producer: str
+    reason: str
+    payload: bytes
+
+
+@dataclass(slots=True)
+class Bounced:
+    """A rejected message with the bytes and topic it came with."""
+
+    rejected: Rejected
+    topic: str
+    payload: bytes
+
+
+def libpq_dsn(sqlalchemy_url: str) -> str:
+    """The libpq connection string for a `postgresql+psycopg://` SQLAlchemy URL."""
+    url = make_url(sqlalchemy_url).set(drivername="postgresql")
+    return url.render_as_string(hide_password=False)
+
+
+def connect(sqlalchemy_url: str) -> psycopg.Connection[Any]:
+    conn = psycopg.connect(libpq_dsn(sqlalchemy_url))
+    prepare(conn)
+    return conn
+
+
+def prepare(conn: psycopg.Connection[Any]) -> None:
+    """Create this session's staging tables (temporary, emptied at each commit)."""
+    with conn.transaction():
+        conn.execute(_STAGING)
+
+
+def write_batch(
+    conn: psycopg.Connection[Any],
+    accepted: Sequence[Accepted],
+    bounced: Sequence[Bounced],
+    receipts: dict[str, int] | None = None,
+) -> list[DeadLetterRow]:
+    """Store a batch in one transaction; returns the dead letters it newly recorded."""
+    positions = [_position_row(a) for a in accepted if a.kind == "position"]
+    incidents = [_incident_row(a) for a in accepted if a.kind == "incident"]
+    dead: list[DeadLetterRow] = []
+    with conn.transaction(), conn.cursor() as cur:
+        if positions:
+            with cur.copy(f"COPY stage_positions ({_POSITION_COLS}) FROM STDIN") as copy:
+                for row in positions:
+                    copy.write_row(row)
+            cur.execute(_INSERT_POSITIONS)
+        if incidents:
+            with cur.copy(f"COPY stage_incidents ({_INCIDENT_COLS}) FROM STDIN") as copy:
+                for row in incidents:
+                    copy.write_row(row)
+            cur.execute(_INSERT_INCIDENTS)
+        for b in bounced:
+            digest = hashlib.sha256(b.payload).digest()
+            cur.execute(
+                _INSERT_DEAD_LETTER,
+                (b.topic, b.rejected.producer, b.rejected.reason, b.payload, digest),
+            )
+            row = cur.fetchone()
+            if row is not None:  # None: this exact message was dead-lettered before
+                dead.append(
+                    DeadLetterRow(row[0], row[1], b.topic, b.rejected.producer,
+                                  b.rejected.reason, b.payload)
+                )
+        for producer, seq in (receipts or {}).items():
+            cur.execute(_UPSERT_RECEIPT, (producer, seq))
+    return dead
+
+
+def load_receipts(conn: psycopg.Connection[Any]) -> dict[str, int]:
+    with conn.transaction():
+        rows = conn.execute("SELECT producer, seq FROM producer_receipts").fetchall()
+    return {producer: seq for producer, seq in rows}
+
+
+def _markings(a: Accepted) -> tuple[Any, ...]:
+    e = a.envelope
+    return (e["source"], e["id"], a.origin, a.tlp, a.relto, e.get("purpose"))
+
+
+def _position_row(a: Accepted) -> tuple[Any, ...]:
+    d = a.data
+    return (
+        *_markings(a), d["mmsi"], d.get("imo"), d.get("name"), d["observed_at"], d["lon"],
+        d["lat"], d.get("sog"), d.get("cog"), d.get("heading"), d.get("nav_status"),
+        d["source_type"],
+    )
+
+
+def _incident_row(a: Accepted) -> tuple[Any, ...]:
+    d = a.data
+    return (
+        *_markings(a), d["incident_id"], d["version"], d["category"], d["status"],
+        d.get("severity"), d.get("certainty"), d.get("urgency"), d["title"], d["observed_at"],
+        orjson.dumps(d["location"]).decode(), orjson.dumps(d).decode(),
+    )

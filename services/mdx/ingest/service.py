@@ -1,0 +1,207 @@
+"""The ingest service: MQTT in, PostGIS out, acknowledged only after commit.
+
+The paho callback only queues the message. One writer thread drains the queue in batches,
+judges each message (mdx.core.intake), stores the batch in one transaction (mdx.core.store),
+then acknowledges every message of the batch, publishes the producers' receipts and
+republishes the dead letters. The broker never sends more than `receive_maximum`
+unacknowledged messages, so a slow database slows intake instead of growing memory.
+"""
+
+from __future__ import annotations
+
+import base64
+import logging
+import queue
+import threading
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+import psycopg
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+
+from mdx.core import store, topics
+from mdx.core.envelope import utc_now_iso
+from mdx.core.intake import Accepted, IntakePolicy, Rejected, accept
+from mdx.core.schemas import SchemaSet
+from mdx.core.settings import NodeSettings
+from mdx.ingest.receipts import ReceiptTracker
+
+log = logging.getLogger("mdx.ingest")
+
+# Errors about the data, not the connection: retrying the same rows would fail again.
+_REFUSED = (psycopg.DataError, psycopg.IntegrityError, psycopg.errors.InternalError_)
+
+# Keep the session (and its backlog at the broker) across restarts for a week.
+SESSION_EXPIRY_S = 7 * 24 * 3600
+
+
+@dataclass(slots=True)
+class Inbound:
+    mid: int
+    qos: int
+    topic: str
+    payload: bytes
+
+
+class IngestService:
+    def __init__(self, settings: NodeSettings, schemas: SchemaSet | None = None) -> None:
+        self.settings = settings
+        cfg = settings.ingest
+        self.policy = IntakePolicy(
+            node_id=settings.node.id,
+            default_tlp=settings.node.default_tlp,
+            schemas=schemas or SchemaSet(),
+            max_payload_bytes=cfg.max_payload_bytes,
+        )
+        self.receive_maximum = min(65535, cfg.queue_size)
+        self.inbox: queue.Queue[Inbound] = queue.Queue(maxsize=cfg.queue_size)
+        self.tracker = ReceiptTracker()
+        self.stopping = threading.Event()
+        self.connected = threading.Event()
+        self.client = self._make_client()
+        self.stored = 0
+        self.dead_lettered = 0
+
+    def _make_client(self) -> mqtt.Client:
+        client = mqtt.Client(
+            CallbackAPIVersion.VERSION2,
+            client_id=f"mdx-{self.settings.node.id}-ingest",
+            protocol=mqtt.MQTTv5,
+            manual_ack=True,
+        )
+        client.on_connect = self._on_connect
+        client.on_message = self._on_message
+        client.on_disconnect = self._on_disconnect
+        return client
+
+    def _on_connect(self, client: mqtt.Client, _u: Any, _f: Any, rc: Any, _p: Any) -> None:
+        if rc.is_failure:
+            log.error("broker refused the connection: %s", rc)
+            return
+        client.subscribe(topics.INBOUND_FILTER, qos=1)
+        self.connected.set()
+        log.info("connected to the broker, subscribed to %s", topics.INBOUND_FILTER)
+
+    def _on_disconnect(self, _c: mqtt.Client, _u: Any, _f: Any, rc: Any, _p: Any) -> None:
+        self.connected.clear()
+        log.warning("disconnected from the broker: %s", rc)
+
+    def _on_message(self, _c: mqtt.Client, _u: Any, msg: mqtt.MQTTMessage) -> None:
+        self.inbox.put(Inbound(msg.mid, msg.qos, msg.topic, msg.payload))
+
+    def run(self) -> None:
+        """Serve until `stop()`; reconnects to the broker and the database as needed."""
+        broker = self.settings.broker
+        props = Properties(PacketTypes.CONNECT)
+        props.SessionExpiryInterval = SESSION_EXPIRY_S
+        props.ReceiveMaximum = self.receive_maximum
+        self.client.reconnect_delay_set(min_delay=1, max_delay=5)
+        self.client.connect_async(broker.host, broker.port, keepalive=30, clean_start=False,
+                                  properties=props)
+        self.client.loop_start()
+        try:
+            self._write_loop()
+        finally:
+            self.client.loop_stop()
+            self.client.disconnect()
+
+    def stop(self) -> None:
+        self.stopping.set()
+
+    def _write_loop(self) -> None:
+        conn = self._connect_db()
+        self.tracker.watermark = store.load_receipts(conn)
+        try:
+            while not self.stopping.is_set():
+                batch = self._next_batch()
+                while batch and not self.stopping.is_set():
+                    try:
+                        self._process(conn, batch)
+                        batch = []
+                    except psycopg.OperationalError as e:
+                        # Nothing was acked: retry the same batch on a fresh connection.
+                        log.error("database unavailable (%s); retrying the batch", e)
+                        conn.close()
+                        conn = self._connect_db()
+        finally:
+            conn.close()
+
+    def _connect_db(self) -> psycopg.Connection[Any]:
+        while True:
+            try:
+                return store.connect(self.settings.database.url)
+            except psycopg.OperationalError as e:
+                log.error("cannot reach the database (%s); retrying", e)
+                if self.stopping.wait(1.0):
+                    raise
+
+    def _next_batch(self) -> list[Inbound]:
+        cfg = self.settings.ingest
+        try:
+            batch = [self.inbox.get(timeout=0.2)]
+        except queue.Empty:
+            return []
+        deadline = time.monotonic() + cfg.batch_max_wait_ms / 1000
+        while len(batch) < cfg.batch_size:
+            remaining = deadline - time.monotonic()
+            try:
+                batch.append(self.inbox.get(timeout=remaining) if remaining > 0
+                             else self.inbox.get_nowait())
+            except queue.Empty:
+                break
+        return batch
+
+    def _process(self, conn: psycopg.Connection[Any], batch: list[Inbound]) -> None:
+        judged = [(m, accept(m.topic, m.payload, self.policy)) for m in batch]
+        accepted = [(m, v) for m, v in judged if isinstance(v, Accepted)]
+        bounced = [store.Bounced(v, m.topic, m.payload) for m, v in judged
+                   if isinstance(v, Rejected)]
+        seqs = [(v.producer, v.seq) for _, v in judged if v.seq is not None]
+        receipts = self.tracker.preview(seqs)
+        try:
+            dead = store.write_batch(conn, [v for _, v in accepted], bounced, receipts)
+        except _REFUSED as e:
+            # One message the database refuses must not block the batch around it.
+            log.warning("batch refused by the database (%s); storing one by one", e)
+            dead = store.write_batch(conn, [], bounced, receipts)
+            for m, v in accepted:
+                dead += self._store_or_bounce(conn, m, v)
+        # Committed: only now may the broker forget these messages.
+        for m in batch:
+            if m.qos > 0:
+                self.client.ack(m.mid, m.qos)
+        self.tracker.apply(seqs)
+        self.stored += len(accepted)
+        self.dead_lettered += len(bounced)
+        for producer, seq in receipts.items():
+            body = {"producer": producer, "seq": seq, "time": utc_now_iso()}
+            self.client.publish(topics.receipt(producer), orjson.dumps(body), qos=1, retain=True)
+        for d in dead:
+            self.client.publish(topics.deadletter(d.producer), _deadletter_json(d), qos=1)
+
+    @staticmethod
+    def _store_or_bounce(
+        conn: psycopg.Connection[Any], m: Inbound, v: Accepted
+    ) -> list[store.DeadLetterRow]:
+        try:
+            return store.write_batch(conn, [v], [])
+        except _REFUSED as e:
+            reason = f"refused by the database: {str(e).splitlines()[0]}"
+            bounce = store.Bounced(Rejected(v.producer, reason, v.seq), m.topic, m.payload)
+            return store.write_batch(conn, [], [bounce])
+
+
+def _deadletter_json(d: store.DeadLetterRow) -> bytes:
+    return orjson.dumps({
+        "id": d.id,
+        "producer": d.producer,
+        "topic": d.topic,
+        "reason": d.reason,
+        "received_at": d.received_at.isoformat(),
+        "payload_base64": base64.b64encode(d.payload).decode(),
+    })

@@ -1,0 +1,66 @@
+"""Runs a whole node: its broker, database migrations, ingest and api, each in its own process.
+
+Services run as separate processes (`mdx ingest run`, `mdx api run`) so they share nothing but
+the database and the broker; a service that dies is restarted.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from mdx.core import migrate
+from mdx.core.settings import NodeSettings
+from mdx.node import broker
+
+log = logging.getLogger("mdx.node")
+
+SERVICES = ("ingest", "api")
+
+
+def _spawn(service: str, config: Path) -> subprocess.Popen[bytes]:
+    return subprocess.Popen([sys.executable, "-m", "mdx.cli.main", service, "run",
+                             "--config", str(config)])
+
+
+def run(settings: NodeSettings, config: Path, own_broker: bool = True) -> None:
+    procs: dict[str, subprocess.Popen[bytes]] = {}
+    if own_broker:
+        procs["broker"] = broker.start(settings.broker.port, settings.broker.data_dir,
+                                       settings.broker.host)
+        log.info("broker on %s:%d", settings.broker.host, settings.broker.port)
+    migrate.upgrade(settings.database.url)
+    for service in SERVICES:
+        procs[service] = _spawn(service, config)
+    stopping = False
+
+    def _stop(_sig: int, _frame: object) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
+    try:
+        while not stopping:
+            time.sleep(0.5)
+            for name, proc in list(procs.items()):
+                if proc.poll() is not None and not stopping:
+                    log.error("%s exited with %s; restarting it", name, proc.returncode)
+                    procs[name] = (
+                        broker.start(settings.broker.port, settings.broker.data_dir,
+                                     settings.broker.host)
+                        if name == "broker" else _spawn(name, config)
+                    )
+    finally:
+        for proc in procs.values():
+            if proc.poll() is None:
+                proc.terminate()
+        for proc in procs.values():
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()

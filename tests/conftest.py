@@ -1,0 +1,97 @@
+"""Shared fixtures: a real PostGIS database and a real Mosquitto, started for the test run.
+
+PostgreSQL must be reachable (MDX_TEST_PG, default the local server over TCP with trust auth);
+`make test` and `.ci/run` make sure it is. Each test session gets its own database.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+from sqlalchemy import make_url
+
+from mdx.core import migrate, store
+from mdx.core.settings import NodeSettings
+from mdx.node import broker
+
+PG_ADMIN = os.environ.get("MDX_TEST_PG", "postgresql+psycopg://mdx:mdx@127.0.0.1:5432/postgres")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="session")
+def database_url() -> Iterator[str]:
+    """A freshly migrated database for this test session, dropped at the end."""
+    name = f"mdx_test_{uuid.uuid4().hex[:8]}"
+    url = make_url(PG_ADMIN).set(database=name).render_as_string(hide_password=False)
+    migrate.upgrade(url)
+    yield url
+    with psycopg.connect(store.libpq_dsn(PG_ADMIN), autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+TABLES = ("positions", "vessel_latest", "incident_versions", "incidents", "dead_letters",
+          "producer_receipts")
+
+
+@pytest.fixture
+def db(database_url: str) -> Iterator[str]:
+    """The session database, emptied before the test."""
+    with psycopg.connect(store.libpq_dsn(database_url), autocommit=True) as conn:
+        conn.execute(f"TRUNCATE {', '.join(TABLES)} RESTART IDENTITY")
+    yield database_url
+
+
+class Broker:
+    """A Mosquitto of our own, on a free port, with the project's configuration."""
+
+    def __init__(self, data_dir: Path) -> None:
+        self.host = "127.0.0.1"
+        self.port = free_port()
+        self.data_dir = data_dir
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        self.proc = broker.start(self.port, self.data_dir, self.host)
+
+    def kill(self) -> None:
+        """kill -9: whatever the broker held in memory only is gone."""
+        assert self.proc is not None
+        self.proc.kill()
+        self.proc.wait()
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(timeout=10)
+
+
+@pytest.fixture
+def mqtt_broker(tmp_path: Path) -> Iterator[Broker]:
+    b = Broker(tmp_path / "mosquitto")
+    b.start()
+    yield b
+    b.stop()
+
+
+@pytest.fixture
+def node_settings(db: str, mqtt_broker: Broker, tmp_path: Path) -> NodeSettings:
+    """Settings of a test node `jcg` wired to this test's database and broker."""
+    return NodeSettings(
+        node={"id": "jcg", "name": "Japan Coast Guard (test)", "default_tlp": "GREEN"},
+        broker={"host": mqtt_broker.host, "port": mqtt_broker.port,
+                "data_dir": mqtt_broker.data_dir},
+        database={"url": db},
+        api={"host": "127.0.0.1", "port": free_port()},
+    )
