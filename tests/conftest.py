@@ -7,8 +7,10 @@ PostgreSQL must be reachable (MDX_TEST_PG, default the local server over TCP wit
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import subprocess
+import tempfile
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -41,8 +43,14 @@ def database_url() -> Iterator[str]:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
-TABLES = ("positions", "vessel_latest", "incident_versions", "incidents", "dead_letters",
-          "producer_receipts")
+TABLES = (
+    "positions",
+    "vessel_latest",
+    "incident_versions",
+    "incidents",
+    "dead_letters",
+    "producer_receipts",
+)
 
 
 @pytest.fixture
@@ -78,8 +86,17 @@ class Broker:
 
 
 @pytest.fixture
-def mqtt_broker(tmp_path: Path) -> Iterator[Broker]:
-    b = Broker(tmp_path / "mosquitto")
+def broker_dir() -> Iterator[Path]:
+    """A folder the broker's own user can reach (pytest's tmp_path is private to root)."""
+    path = Path(tempfile.mkdtemp(prefix="mdx-broker-"))
+    path.chmod(0o755)
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
+@pytest.fixture
+def mqtt_broker(broker_dir: Path) -> Iterator[Broker]:
+    b = Broker(broker_dir)
     b.start()
     yield b
     b.stop()
@@ -90,8 +107,11 @@ def node_settings(db: str, mqtt_broker: Broker, tmp_path: Path) -> NodeSettings:
     """Settings of a test node `jcg` wired to this test's database and broker."""
     return NodeSettings(
         node={"id": "jcg", "name": "Japan Coast Guard (test)", "default_tlp": "GREEN"},
-        broker={"host": mqtt_broker.host, "port": mqtt_broker.port,
-                "data_dir": mqtt_broker.data_dir},
+        broker={
+            "host": mqtt_broker.host,
+            "port": mqtt_broker.port,
+            "data_dir": mqtt_broker.data_dir,
+        },
         database={"url": db},
         api={"host": "127.0.0.1", "port": free_port()},
     )

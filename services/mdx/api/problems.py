@@ -11,9 +11,11 @@ from http import HTTPStatus
 from typing import Any, ClassVar
 
 import orjson
+import psycopg
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
+from pydantic import BaseModel, ConfigDict
 from sqlalchemy.exc import OperationalError as SAOperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -21,6 +23,26 @@ log = logging.getLogger("mdx.api")
 
 MEDIA_TYPE = "application/problem+json"
 TYPE_BASE = "https://mdx.example/problems/"
+
+
+class Problem(BaseModel):
+    """The problem+json body, for the OpenAPI document (members beyond these may follow)."""
+
+    model_config = ConfigDict(extra="allow")
+    type: str
+    title: str
+    status: int
+    detail: str
+    instance: str
+    errors: list[dict[str, Any]] | None = None
+
+
+def responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI `responses` entries for problems with these statuses."""
+    return {
+        s: {"model": Problem, "content": {MEDIA_TYPE: {}}, "description": HTTPStatus(s).phrase}
+        for s in statuses
+    }
 
 
 class ProblemError(Exception):
@@ -94,9 +116,7 @@ def problem(
 
 async def _on_problem(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, ProblemError)
-    return problem(
-        request, exc.status, exc.detail, slug=exc.slug, errors=exc.errors, **exc.extra
-    )
+    return problem(request, exc.status, exc.detail, slug=exc.slug, errors=exc.errors, **exc.extra)
 
 
 async def _on_request_validation(request: Request, exc: Exception) -> Response:
@@ -136,9 +156,25 @@ async def _on_unexpected(request: Request, exc: Exception) -> Response:
     return problem(request, 500, "internal error", slug="internal")
 
 
+def _openapi_without_fastapi_422(app: FastAPI) -> dict[str, Any]:
+    """FastAPI documents a 422 for every route with parameters; ours answer those with a 400."""
+    if app.openapi_schema is None:
+        schema = FastAPI.openapi(app)
+        for operations in schema["paths"].values():
+            for op in operations.values():
+                found = op["responses"].get("422", {})
+                if "HTTPValidationError" in str(found.get("content", {})):
+                    del op["responses"]["422"]
+        for name in ("HTTPValidationError", "ValidationError"):
+            schema.get("components", {}).get("schemas", {}).pop(name, None)
+    return app.openapi_schema or {}
+
+
 def install(app: FastAPI) -> None:
+    app.openapi = lambda: _openapi_without_fastapi_422(app)  # type: ignore[method-assign]
     app.add_exception_handler(ProblemError, _on_problem)
     app.add_exception_handler(RequestValidationError, _on_request_validation)
     app.add_exception_handler(StarletteHTTPException, _on_http)
     app.add_exception_handler(SAOperationalError, _on_database_down)
+    app.add_exception_handler(psycopg.OperationalError, _on_database_down)
     app.add_exception_handler(Exception, _on_unexpected)

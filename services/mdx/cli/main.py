@@ -18,8 +18,13 @@ ingest_app = typer.Typer(help="The ingest service (MQTT -> PostGIS).", no_args_i
 api_app = typer.Typer(help="The HTTP API service.", no_args_is_help=True)
 broker_app = typer.Typer(help="The node's own Mosquitto.", no_args_is_help=True)
 db_app = typer.Typer(help="The node's PostGIS database.", no_args_is_help=True)
-for sub, name in ((node_app, "node"), (ingest_app, "ingest"), (api_app, "api"),
-                  (broker_app, "broker"), (db_app, "db")):
+for sub, name in (
+    (node_app, "node"),
+    (ingest_app, "ingest"),
+    (api_app, "api"),
+    (broker_app, "broker"),
+    (db_app, "db"),
+):
     app.add_typer(sub, name=name)
 
 console = Console(stderr=True)
@@ -27,15 +32,18 @@ console = Console(stderr=True)
 ConfigOption = Annotated[
     Path | None,
     typer.Option(
-        "--config", "-c", exists=True, dir_okay=False,
+        "--config",
+        "-c",
+        exists=True,
+        dir_okay=False,
         help="Node config file (e.g. infra/nodes/jcg.toml). Without it, settings come from "
-             "MDX_* environment variables only.",
+        "MDX_* environment variables only.",
     ),
 ]
 
 
 def _settings(config: Path | None) -> NodeSettings:
-    return load_settings(config) if config else NodeSettings()  # type: ignore[call-arg]
+    return load_settings(config) if config else NodeSettings()
 
 
 def _logging(verbose: bool = False) -> None:
@@ -116,15 +124,17 @@ def sim(
 
     _logging()
     settings = _settings(config)
-    stats = run(settings, rate=rate, duration=duration, vessels=vessels, producer=producer,
-                seed=seed)
+    stats = run(
+        settings, rate=rate, duration=duration, vessels=vessels, producer=producer, seed=seed
+    )
     console.print(stats)
 
 
 @app.command()
 def validate(
-    files: Annotated[list[Path], typer.Argument(exists=True, dir_okay=False,
-                                                help="Envelope JSON files.")],
+    files: Annotated[
+        list[Path], typer.Argument(exists=True, dir_okay=False, help="Envelope JSON files.")
+    ],
 ) -> None:
     """Check envelope files against the common schemas; exit 1 if any is invalid."""
     from mdx.core.schemas import SchemaSet

@@ -43,7 +43,9 @@ class _Markings:
     tlp: Mapped[str] = mapped_column(String(16))
     relto: Mapped[list[str]] = mapped_column(ARRAY(String(32)), default=list)
     purpose: Mapped[str | None] = mapped_column(String(32))
-    received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    received_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now()
+    )
 
 
 class Position(_Markings, Base):
@@ -136,7 +138,9 @@ class DeadLetter(Base):
 
     __tablename__ = "dead_letters"
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
-    received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    received_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now()
+    )
     topic: Mapped[str] = mapped_column(Text)
     producer: Mapped[str] = mapped_column(Text)
     reason: Mapped[str] = mapped_column(Text)

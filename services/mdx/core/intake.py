@@ -110,7 +110,9 @@ def _judge(
         )
     source = parse_source(envelope["source"])
     if source is None:  # the schema's pattern makes this unreachable; kept for safety
-        return Rejected(producer, f"source {envelope['source']!r} is not urn:mdx:node:producer", seq)
+        return Rejected(
+            producer, f"source {envelope['source']!r} is not urn:mdx:node:producer", seq
+        )
     node, source_producer = source
     if node != policy.node_id:
         return Rejected(producer, f"source node {node!r} is not this node {policy.node_id!r}", seq)
@@ -142,9 +144,11 @@ def _impossible(kind: str, data: dict[str, Any], now: datetime) -> str | None:
         return f"/data/observed_at: {data['observed_at']!r} has no UTC offset"
     if observed - now > MAX_CLOCK_SKEW:
         return f"/data/observed_at: {data['observed_at']} is in the future"
-    mmsis = [data["mmsi"]] if kind == "position" else [
-        v["mmsi"] for v in data.get("vessels", []) if "mmsi" in v
-    ]
+    mmsis = (
+        [data["mmsi"]]
+        if kind == "position"
+        else [v["mmsi"] for v in data.get("vessels", []) if "mmsi" in v]
+    )
     for mmsi in mmsis:
         mid = mmsi_mid(mmsi)
         if mid is not None and not mid_is_allocated(mid):

@@ -75,7 +75,7 @@ class Producer:
     # -- lifecycle -----------------------------------------------------------------
     def start(self, timeout: float = 10.0) -> None:
         """Connect, learn the last receipt (retained at the broker) and continue after it."""
-        self._client.reconnect_delay_set(min_delay=0.2, max_delay=2)
+        self._client.reconnect_delay_set(min_delay=1, max_delay=2)
         self._client.connect_async(self._host, self._port, keepalive=30)
         self._client.loop_start()
         if not self._subscribed.wait(timeout):
@@ -89,9 +89,7 @@ class Producer:
         self._client.disconnect()
 
     # -- publishing ----------------------------------------------------------------
-    def publish(
-        self, kind: str, data: dict[str, Any], **markings: Any
-    ) -> dict[str, Any]:
+    def publish(self, kind: str, data: dict[str, Any], **markings: Any) -> dict[str, Any]:
         """Number, keep and publish one envelope; blocks while too many are unreceipted."""
         with self._lock:
             while len(self._outstanding) >= self.max_outstanding and not self._stop.is_set():
@@ -101,8 +99,9 @@ class Producer:
             envelope = make_envelope(
                 self.node, self.producer, topics.KIND_TO_TYPE[kind], data, seq=seq, **markings
             )
-            item = _Outstanding(topics.inbound(self.producer, kind), orjson.dumps(envelope),
-                                time.monotonic())
+            item = _Outstanding(
+                topics.inbound(self.producer, kind), orjson.dumps(envelope), time.monotonic()
+            )
             self._outstanding[seq] = item
         self._client.publish(item.topic, item.payload, qos=1)
         return envelope

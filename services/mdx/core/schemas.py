@@ -101,7 +101,7 @@ class SchemaSet:
             validator = self._validators[schema_id]
         except KeyError:
             raise KeyError(f"no schema with $id {schema_id!r}; loaded: {self.ids}") from None
-        if validator.is_valid(instance):  # the common case; about twice as fast as iter_errors
+        if validator.is_valid(instance):  # the common case, and cheaper than iter_errors
             return []
         found = {v for error in validator.iter_errors(instance) for v in _violations(error)}
         return sorted(found)

@@ -171,11 +171,17 @@ def write_batch(
                 _INSERT_DEAD_LETTER,
                 (b.topic, b.rejected.producer, b.rejected.reason, b.payload, digest),
             )
-            row = cur.fetchone()
-            if row is not None:  # None: this exact message was dead-lettered before
+            inserted = cur.fetchone()
+            if inserted is not None:  # None: this exact message was dead-lettered before
                 dead.append(
-                    DeadLetterRow(row[0], row[1], b.topic, b.rejected.producer,
-                                  b.rejected.reason, b.payload)
+                    DeadLetterRow(
+                        inserted[0],
+                        inserted[1],
+                        b.topic,
+                        b.rejected.producer,
+                        b.rejected.reason,
+                        b.payload,
+                    )
                 )
         for producer, seq in (receipts or {}).items():
             cur.execute(_UPSERT_RECEIPT, (producer, seq))
@@ -196,8 +202,17 @@ def _markings(a: Accepted) -> tuple[Any, ...]:
 def _position_row(a: Accepted) -> tuple[Any, ...]:
     d = a.data
     return (
-        *_markings(a), d["mmsi"], d.get("imo"), d.get("name"), d["observed_at"], d["lon"],
-        d["lat"], d.get("sog"), d.get("cog"), d.get("heading"), d.get("nav_status"),
+        *_markings(a),
+        d["mmsi"],
+        d.get("imo"),
+        d.get("name"),
+        d["observed_at"],
+        d["lon"],
+        d["lat"],
+        d.get("sog"),
+        d.get("cog"),
+        d.get("heading"),
+        d.get("nav_status"),
         d["source_type"],
     )
 
@@ -205,7 +220,16 @@ def _position_row(a: Accepted) -> tuple[Any, ...]:
 def _incident_row(a: Accepted) -> tuple[Any, ...]:
     d = a.data
     return (
-        *_markings(a), d["incident_id"], d["version"], d["category"], d["status"],
-        d.get("severity"), d.get("certainty"), d.get("urgency"), d["title"], d["observed_at"],
-        orjson.dumps(d["location"]).decode(), orjson.dumps(d).decode(),
+        *_markings(a),
+        d["incident_id"],
+        d["version"],
+        d["category"],
+        d["status"],
+        d.get("severity"),
+        d.get("certainty"),
+        d.get("urgency"),
+        d["title"],
+        d["observed_at"],
+        orjson.dumps(d["location"]).decode(),
+        orjson.dumps(d).decode(),
     )

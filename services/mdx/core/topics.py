@@ -24,6 +24,11 @@ def deadletter(producer: str) -> str:
     return f"{PREFIX}/deadletter/{producer}"
 
 
+def status(service: str) -> str:
+    """Retained `online`/`offline` of a node service (offline is its MQTT will)."""
+    return f"{PREFIX}/status/{service}"
+
+
 def parse_inbound(topic: str) -> tuple[str, str] | None:
     """(producer, kind) of an inbound topic, or None if the topic is not one."""
     parts = topic.split("/")

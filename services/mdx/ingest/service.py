@@ -18,8 +18,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import orjson
-import psycopg
 import paho.mqtt.client as mqtt
+import psycopg
 from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
@@ -44,6 +44,8 @@ SESSION_EXPIRY_S = 7 * 24 * 3600
 class Inbound:
     mid: int
     qos: int
+    # Packet ids are per connection: an ack is only sent on the connection that delivered.
+    epoch: int
     topic: str
     payload: bytes
 
@@ -64,6 +66,7 @@ class IngestService:
         self.stopping = threading.Event()
         self.connected = threading.Event()
         self.client = self._make_client()
+        self.epoch = 0
         self.stored = 0
         self.dead_lettered = 0
 
@@ -75,6 +78,8 @@ class IngestService:
             manual_ack=True,
         )
         client.on_connect = self._on_connect
+        client.on_subscribe = self._on_subscribe
+        client.will_set(topics.status("ingest"), b"offline", qos=1, retain=True)
         client.on_message = self._on_message
         client.on_disconnect = self._on_disconnect
         return client
@@ -83,32 +88,39 @@ class IngestService:
         if rc.is_failure:
             log.error("broker refused the connection: %s", rc)
             return
+        self.epoch += 1
         client.subscribe(topics.INBOUND_FILTER, qos=1)
         self.connected.set()
         log.info("connected to the broker, subscribed to %s", topics.INBOUND_FILTER)
+
+    def _on_subscribe(self, client: mqtt.Client, *_a: Any) -> None:
+        # Subscribed: from now on the broker keeps what arrives for us, even while we are away.
+        client.publish(topics.status("ingest"), b"online", qos=1, retain=True)
 
     def _on_disconnect(self, _c: mqtt.Client, _u: Any, _f: Any, rc: Any, _p: Any) -> None:
         self.connected.clear()
         log.warning("disconnected from the broker: %s", rc)
 
     def _on_message(self, _c: mqtt.Client, _u: Any, msg: mqtt.MQTTMessage) -> None:
-        self.inbox.put(Inbound(msg.mid, msg.qos, msg.topic, msg.payload))
+        self.inbox.put(Inbound(msg.mid, msg.qos, self.epoch, msg.topic, bytes(msg.payload)))
 
     def run(self) -> None:
         """Serve until `stop()`; reconnects to the broker and the database as needed."""
         broker = self.settings.broker
-        props = Properties(PacketTypes.CONNECT)
+        props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
         props.SessionExpiryInterval = SESSION_EXPIRY_S
         props.ReceiveMaximum = self.receive_maximum
         self.client.reconnect_delay_set(min_delay=1, max_delay=5)
-        self.client.connect_async(broker.host, broker.port, keepalive=30, clean_start=False,
-                                  properties=props)
+        self.client.connect_async(
+            broker.host, broker.port, keepalive=30, clean_start=False, properties=props
+        )
         self.client.loop_start()
         try:
             self._write_loop()
         finally:
-            self.client.loop_stop()
+            self.client.publish(topics.status("ingest"), b"offline", qos=1, retain=True)
             self.client.disconnect()
+            self.client.loop_stop()
 
     def stop(self) -> None:
         self.stopping.set()
@@ -150,8 +162,9 @@ class IngestService:
         while len(batch) < cfg.batch_size:
             remaining = deadline - time.monotonic()
             try:
-                batch.append(self.inbox.get(timeout=remaining) if remaining > 0
-                             else self.inbox.get_nowait())
+                batch.append(
+                    self.inbox.get(timeout=remaining) if remaining > 0 else self.inbox.get_nowait()
+                )
             except queue.Empty:
                 break
         return batch
@@ -159,8 +172,9 @@ class IngestService:
     def _process(self, conn: psycopg.Connection[Any], batch: list[Inbound]) -> None:
         judged = [(m, accept(m.topic, m.payload, self.policy)) for m in batch]
         accepted = [(m, v) for m, v in judged if isinstance(v, Accepted)]
-        bounced = [store.Bounced(v, m.topic, m.payload) for m, v in judged
-                   if isinstance(v, Rejected)]
+        bounced = [
+            store.Bounced(v, m.topic, m.payload) for m, v in judged if isinstance(v, Rejected)
+        ]
         seqs = [(v.producer, v.seq) for _, v in judged if v.seq is not None]
         receipts = self.tracker.preview(seqs)
         try:
@@ -173,7 +187,8 @@ class IngestService:
                 dead += self._store_or_bounce(conn, m, v)
         # Committed: only now may the broker forget these messages.
         for m in batch:
-            if m.qos > 0:
+            # A message from an earlier connection is redelivered by the broker (and deduped).
+            if m.qos > 0 and m.epoch == self.epoch:
                 self.client.ack(m.mid, m.qos)
         self.tracker.apply(seqs)
         self.stored += len(accepted)
@@ -197,11 +212,13 @@ class IngestService:
 
 
 def _deadletter_json(d: store.DeadLetterRow) -> bytes:
-    return orjson.dumps({
-        "id": d.id,
-        "producer": d.producer,
-        "topic": d.topic,
-        "reason": d.reason,
-        "received_at": d.received_at.isoformat(),
-        "payload_base64": base64.b64encode(d.payload).decode(),
-    })
+    return orjson.dumps(
+        {
+            "id": d.id,
+            "producer": d.producer,
+            "topic": d.topic,
+            "reason": d.reason,
+            "received_at": d.received_at.isoformat(),
+            "payload_base64": base64.b64encode(d.payload).decode(),
+        }
+    )

@@ -53,17 +53,36 @@ def render_config(port: int, data_dir: Path, host: str = "127.0.0.1") -> Path:
 
 
 def check_writable(store: Path) -> None:
-    """Refuse to start a broker that would lose its persistence silently."""
-    st = store.stat()
-    if os.geteuid() == 0:
-        try:
-            uid = pwd.getpwnam(BROKER_USER).pw_uid
-        except KeyError:
-            return
-        if st.st_uid != uid or not st.st_mode & 0o200:
-            raise BrokerError(f"{store} is not writable by the {BROKER_USER!r} user")
-    elif not os.access(store, os.W_OK):
+    """Refuse to start a broker that would lose its persistence silently: the folder (and every
+    folder above it) must let the broker's user in and write."""
+    if os.geteuid() == 0 and _has_user(BROKER_USER):
+        probe = [
+            "runuser",
+            "-u",
+            BROKER_USER,
+            "--",
+            "test",
+            "-w",
+            str(store),
+            "-a",
+            "-x",
+            str(store),
+        ]
+        if subprocess.run(probe, check=False).returncode != 0:
+            raise BrokerError(
+                f"{store} is not writable by the {BROKER_USER!r} user (check the permissions "
+                "of every folder above it); Mosquitto would lose its persistence silently"
+            )
+    elif not os.access(store, os.W_OK | os.X_OK):
         raise BrokerError(f"{store} is not writable by this user")
+
+
+def _has_user(name: str) -> bool:
+    try:
+        pwd.getpwnam(name)
+    except KeyError:
+        return False
+    return True
 
 
 def mosquitto_binary() -> str:

@@ -23,15 +23,17 @@ SERVICES = ("ingest", "api")
 
 
 def _spawn(service: str, config: Path) -> subprocess.Popen[bytes]:
-    return subprocess.Popen([sys.executable, "-m", "mdx.cli.main", service, "run",
-                             "--config", str(config)])
+    return subprocess.Popen(
+        [sys.executable, "-m", "mdx.cli.main", service, "run", "--config", str(config)]
+    )
 
 
 def run(settings: NodeSettings, config: Path, own_broker: bool = True) -> None:
     procs: dict[str, subprocess.Popen[bytes]] = {}
     if own_broker:
-        procs["broker"] = broker.start(settings.broker.port, settings.broker.data_dir,
-                                       settings.broker.host)
+        procs["broker"] = broker.start(
+            settings.broker.port, settings.broker.data_dir, settings.broker.host
+        )
         log.info("broker on %s:%d", settings.broker.host, settings.broker.port)
     migrate.upgrade(settings.database.url)
     for service in SERVICES:
@@ -51,9 +53,11 @@ def run(settings: NodeSettings, config: Path, own_broker: bool = True) -> None:
                 if proc.poll() is not None and not stopping:
                     log.error("%s exited with %s; restarting it", name, proc.returncode)
                     procs[name] = (
-                        broker.start(settings.broker.port, settings.broker.data_dir,
-                                     settings.broker.host)
-                        if name == "broker" else _spawn(name, config)
+                        broker.start(
+                            settings.broker.port, settings.broker.data_dir, settings.broker.host
+                        )
+                        if name == "broker"
+                        else _spawn(name, config)
                     )
     finally:
         for proc in procs.values():

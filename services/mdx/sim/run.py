@@ -41,8 +41,11 @@ def run(
             vessel = fleet[i % len(fleet)]
             vessel.step(len(fleet) / rate, rng)
             near_patrol = vessel is patrol or abs(vessel.lat - patrol.lat) < 0.2
-            source = "patrol-sighting" if near_patrol and rng.random() < 0.1 else (
-                "ais-satellite" if rng.random() < 0.2 else "ais-terrestrial")
+            source = (
+                "patrol-sighting"
+                if near_patrol and rng.random() < 0.1
+                else ("ais-satellite" if rng.random() < 0.2 else "ais-terrestrial")
+            )
             out.publish("position", vessel.position(source, now))
             sent["positions"] += 1
             if rng.randrange(POSITIONS_PER_INCIDENT) == 0:
@@ -60,5 +63,9 @@ def run(
         pass
     finally:
         out.close()
-    return {**sent, "receipted": out.receipted, "republished": out.republished,
-            "unreceipted": out.outstanding}
+    return {
+        **sent,
+        "receipted": out.receipted,
+        "republished": out.republished,
+        "unreceipted": out.outstanding,
+    }

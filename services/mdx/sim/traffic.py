@@ -17,8 +17,13 @@ from typing import Any
 # (lat, lon) waypoints. Illustrative lanes, not charted traffic separation schemes.
 LANES: dict[str, list[tuple[float, float]]] = {
     "busan-kanmon": [(35.05, 129.05), (34.60, 129.60), (34.10, 130.40), (33.95, 130.85)],
-    "shanghai-busan": [(31.25, 122.30), (32.40, 124.20), (33.60, 126.80), (34.70, 128.60),
-                       (35.05, 129.05)],
+    "shanghai-busan": [
+        (31.25, 122.30),
+        (32.40, 124.20),
+        (33.60, 126.80),
+        (34.70, 128.60),
+        (35.05, 129.05),
+    ],
     "shanghai-osumi": [(31.25, 122.30), (30.90, 125.50), (30.80, 128.50), (31.00, 130.70)],
     "busan-tsugaru": [(35.05, 129.05), (37.20, 131.80), (39.90, 136.50), (41.50, 140.10)],
 }
@@ -83,7 +88,7 @@ class Vessel:
             "lon": round(self.lon, 6),
             "sog": round(self.sog, 1),
             "cog": round(self.cog, 1),
-            "heading": int(round(self.cog)) % 360,
+            "heading": round(self.cog) % 360,
             "nav_status": 7 if self.kind == "fishing" else 0,
             "observed_at": now.isoformat().replace("+00:00", "Z"),
             "source_type": source_type,
@@ -119,19 +124,52 @@ def make_fleet(count: int, rng: random.Random) -> list[Vessel]:
             lat, lon = route[0]
             kind = "tanker" if i % 6 == 0 else "cargo"
             flag = rng.choice(["PA", "LR", "MH", "KR", "JP", "CN"])
-            fleet.append(Vessel(mmsi(flag), f"{kind.upper()} {i:03d}", kind, flag,
-                                lat + rng.uniform(-0.05, 0.05), lon + rng.uniform(-0.05, 0.05),
-                                rng.uniform(11, 17), 0.0, imo_with_check_digit(rng), route[1:]))
+            fleet.append(
+                Vessel(
+                    mmsi(flag),
+                    f"{kind.upper()} {i:03d}",
+                    kind,
+                    flag,
+                    lat + rng.uniform(-0.05, 0.05),
+                    lon + rng.uniform(-0.05, 0.05),
+                    rng.uniform(11, 17),
+                    0.0,
+                    imo_with_check_digit(rng),
+                    route[1:],
+                )
+            )
         else:
             ground = list(GROUNDS.values())[i % len(GROUNDS)]
             flag = rng.choice(["JP", "KR", "CN", "CN"])
             lat = ground[0] + rng.uniform(-0.2, 0.2)
             lon = ground[1] + rng.uniform(-0.2, 0.2)
-            fleet.append(Vessel(mmsi(flag), f"FV {flag}-{i:03d}", "fishing", flag, lat, lon,
-                                rng.uniform(1, 5), rng.uniform(0, 360), ground=ground))
+            fleet.append(
+                Vessel(
+                    mmsi(flag),
+                    f"FV {flag}-{i:03d}",
+                    "fishing",
+                    flag,
+                    lat,
+                    lon,
+                    rng.uniform(1, 5),
+                    rng.uniform(0, 360),
+                    ground=ground,
+                )
+            )
     tsushima = GROUNDS["tsushima"]
-    fleet.append(Vessel(mmsi("JP"), "PATROL SHIKINE", "patrol", "JP", 34.2, 129.9, 18.0, 0.0,
-                        route=[(tsushima[0], tsushima[1]), (31.6, 126.3), (33.2, 129.0)]))
+    fleet.append(
+        Vessel(
+            mmsi("JP"),
+            "PATROL SHIKINE",
+            "patrol",
+            "JP",
+            34.2,
+            129.9,
+            18.0,
+            0.0,
+            route=[(tsushima[0], tsushima[1]), (31.6, 126.3), (33.2, 129.0)],
+        )
+    )
     return fleet
 
 
@@ -153,33 +191,66 @@ def make_incident(
         "status": "reported",
         "observed_at": when,
         "location": {"type": "Point", "coordinates": [round(vessel.lon, 5), round(vessel.lat, 5)]},
-        "vessels": [{"mmsi": vessel.mmsi, "name": vessel.name, "flag": vessel.flag,
-                     "ship_type": vessel.kind,
-                     "role": "suspect" if story == "iuu_fishing" else "victim"}],
+        "vessels": [
+            {
+                "mmsi": vessel.mmsi,
+                "name": vessel.name,
+                "flag": vessel.flag,
+                "ship_type": vessel.kind,
+                "role": "suspect" if story == "iuu_fishing" else "victim",
+            }
+        ],
     }
     if story == "iuu_fishing":
-        base |= {"category": "iuu_fishing", "severity": "Moderate", "certainty": "Likely",
-                 "urgency": "Expected", "title": f"Suspected unlicensed fishing by {vessel.name}",
-                 "description": "Patrol sighted gear in the water and no licence displayed."}
+        base |= {
+            "category": "iuu_fishing",
+            "severity": "Moderate",
+            "certainty": "Likely",
+            "urgency": "Expected",
+            "title": f"Suspected unlicensed fishing by {vessel.name}",
+            "description": "Patrol sighted gear in the water and no licence displayed.",
+        }
         markings = {"tlp": "AMBER", "relto": ["kcg"], "purpose": "FisheriesMonitoring"}
     elif story == "sar":
-        base |= {"category": "sar", "severity": "Severe", "certainty": "Observed",
-                 "urgency": "Immediate", "title": f"{vessel.name} taking on water",
-                 "description": "Distress call on VHF 16; crew preparing life rafts.",
-                 "persons_at_risk": rng.randint(3, 12)}
+        base |= {
+            "category": "sar",
+            "severity": "Severe",
+            "certainty": "Observed",
+            "urgency": "Immediate",
+            "title": f"{vessel.name} taking on water",
+            "description": "Distress call on VHF 16; crew preparing life rafts.",
+            "persons_at_risk": rng.randint(3, 12),
+        }
         markings = {"tlp": "GREEN", "purpose": "SAR"}
     elif story == "pollution":
         lon, lat = base["location"]["coordinates"]
-        ring = [[lon - 0.02, lat - 0.01], [lon + 0.02, lat - 0.01], [lon + 0.02, lat + 0.01],
-                [lon - 0.02, lat + 0.01], [lon - 0.02, lat - 0.01]]
-        base |= {"category": "pollution", "severity": "Moderate", "certainty": "Observed",
-                 "urgency": "Expected", "title": f"Oil sheen astern of {vessel.name}",
-                 "location": {"type": "Polygon",
-                              "coordinates": [[[round(x, 5), round(y, 5)] for x, y in ring]]}}
+        ring = [
+            [lon - 0.02, lat - 0.01],
+            [lon + 0.02, lat - 0.01],
+            [lon + 0.02, lat + 0.01],
+            [lon - 0.02, lat + 0.01],
+            [lon - 0.02, lat - 0.01],
+        ]
+        base |= {
+            "category": "pollution",
+            "severity": "Moderate",
+            "certainty": "Observed",
+            "urgency": "Expected",
+            "title": f"Oil sheen astern of {vessel.name}",
+            "location": {
+                "type": "Polygon",
+                "coordinates": [[[round(x, 5), round(y, 5)] for x, y in ring]],
+            },
+        }
         markings = {"tlp": "GREEN", "purpose": "EnvironmentResponse"}
     else:
-        base |= {"category": "maritime_safety", "severity": "Minor", "certainty": "Observed",
-                 "urgency": "Future", "title": f"{vessel.name} adrift with engine failure"}
+        base |= {
+            "category": "maritime_safety",
+            "severity": "Minor",
+            "certainty": "Observed",
+            "urgency": "Future",
+            "title": f"{vessel.name} adrift with engine failure",
+        }
         markings = {"tlp": "CLEAR", "purpose": "Safety"}
     return base, markings
 

@@ -11,7 +11,9 @@ from mdx.core.db import Base
 _POSTGIS_TABLES = {"spatial_ref_sys"}
 
 
-def _include(obj: object, name: str | None, type_: str, reflected: bool, compare_to: object) -> bool:
+def _include(
+    obj: object, name: str | None, type_: str, reflected: bool, compare_to: object
+) -> bool:
     return not (type_ == "table" and name in _POSTGIS_TABLES)
 
 

@@ -1,0 +1,44 @@
+"""The app factory: settings in, a FastAPI app out; engine and schemas built at startup."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from sqlalchemy import create_engine
+
+from mdx.api import deadletters, health, incidents, problems, vessels
+from mdx.api.deps import build_resources
+from mdx.core.schemas import SchemaSet
+from mdx.core.settings import NodeSettings
+
+DB_CONNECT_TIMEOUT_S = 5
+
+
+def create_app(settings: NodeSettings, schemas: SchemaSet | None = None) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        engine = create_engine(
+            settings.database.url,
+            pool_pre_ping=True,  # survive a database restart without failing the next request
+            connect_args={"connect_timeout": DB_CONNECT_TIMEOUT_S},
+        )
+        app.state.resources = build_resources(settings, schemas or SchemaSet(), engine)
+        try:
+            yield
+        finally:
+            engine.dispose()
+
+    app = FastAPI(
+        title=f"mdx node {settings.node.id}",
+        summary="Maritime Domain eXchange: incidents, vessel positions and dead letters",
+        version="1",
+        lifespan=lifespan,
+        # Every route may answer these; FastAPI's own 422 for parameters is a 400 here.
+        responses=problems.responses(400, 404, 500),
+    )
+    problems.install(app)
+    for module in (incidents, vessels, deadletters, health):
+        app.include_router(module.router)
+    return app

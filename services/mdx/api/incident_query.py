@@ -1,0 +1,105 @@
+"""Reads of the current state of incidents, as GeoJSON features."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import orjson
+from sqlalchemy import Connection, func, select, tuple_
+
+from mdx.api import geojson
+from mdx.api.visibility import AnyRow, AnySelect, Caller, visible
+from mdx.core.db import Incident
+
+
+@dataclass(frozen=True, slots=True)
+class IncidentFilter:
+    bbox: tuple[float, float, float, float] | None = None
+    near: tuple[float, float] | None = None
+    radius_m: float | None = None
+    categories: list[str] | None = None
+    statuses: list[str] | None = None
+    origins: list[str] | None = None
+    since: datetime | None = None  # inclusive
+    until: datetime | None = None  # exclusive, so consecutive windows never overlap
+    after: tuple[datetime, uuid.UUID] | None = None  # keyset of the previous page's last item
+    limit: int = 100
+
+
+_COLUMNS = (
+    Incident.incident_id,
+    Incident.version,
+    Incident.observed_at,
+    Incident.origin,
+    Incident.tlp,
+    Incident.relto,
+    Incident.purpose,
+    Incident.received_at,
+    Incident.data,
+    func.ST_AsGeoJSON(Incident.geom).label("geometry"),
+)
+
+
+def _base(who: Caller) -> AnySelect:
+    return visible(select(*_COLUMNS), Incident.__table__, who)
+
+
+def _where(query: AnySelect, f: IncidentFilter) -> AnySelect:
+    if f.bbox is not None:
+        # ST_Intersects does the index-assisted `&&` first, then the exact test.
+        query = query.where(func.ST_Intersects(Incident.geom, func.ST_MakeEnvelope(*f.bbox, 4326)))
+    if f.near is not None and f.radius_m is not None:
+        # geography, so the radius is metres on the spheroid; matches index ix_incidents_geog.
+        centre = func.geography(func.ST_SetSRID(func.ST_MakePoint(*f.near), 4326))
+        query = query.where(func.ST_DWithin(func.geography(Incident.geom), centre, f.radius_m))
+    if f.categories:
+        query = query.where(Incident.category.in_(f.categories))
+    if f.statuses:
+        query = query.where(Incident.status.in_(f.statuses))
+    if f.origins:
+        query = query.where(Incident.origin.in_(f.origins))
+    if f.since is not None:
+        query = query.where(Incident.observed_at >= f.since)
+    if f.until is not None:
+        query = query.where(Incident.observed_at < f.until)
+    if f.after is not None:
+        query = query.where(tuple_(Incident.observed_at, Incident.incident_id) < tuple_(*f.after))
+    return query
+
+
+def page(
+    conn: Connection, f: IncidentFilter, who: Caller
+) -> tuple[list[dict[str, Any]], tuple[datetime, uuid.UUID] | None]:
+    """Newest first; the keyset to continue from, or None when this is the last page."""
+    query = (
+        _where(_base(who), f)
+        .order_by(Incident.observed_at.desc(), Incident.incident_id.desc())
+        .limit(f.limit + 1)  # one more than asked tells whether another page exists
+    )
+    rows = conn.execute(query).all()
+    more = len(rows) > f.limit
+    rows = rows[: f.limit]
+    last = (rows[-1].observed_at, rows[-1].incident_id) if more else None
+    return [to_feature(r) for r in rows], last
+
+
+def one(conn: Connection, incident_id: uuid.UUID, who: Caller) -> dict[str, Any] | None:
+    row = conn.execute(_base(who).where(Incident.incident_id == incident_id)).first()
+    return to_feature(row) if row is not None else None
+
+
+def to_feature(row: AnyRow) -> dict[str, Any]:
+    # `location` is the geometry; repeating it in properties would only confuse GIS clients.
+    props = {k: v for k, v in row.data.items() if k != "location"}
+    props.update(
+        version=row.version,
+        origin=row.origin,
+        tlp=row.tlp,
+        relto=list(row.relto or []),
+        purpose=row.purpose,
+        received_at=row.received_at,
+    )
+    return geojson.feature(str(row.incident_id), orjson.loads(row.geometry), props)

@@ -1,0 +1,111 @@
+"""/api/v1/vessels: a vessel's latest position and its track.
+
+The track is one GeoJSON Feature with a LineString, the shape QGIS draws as a line layer and
+Leaflet as a polyline; `properties.times` holds one RFC 3339 time per vertex (the convention
+of Leaflet.TimeDimension and togeojson's `coordTimes`) and `properties.points` the per-vertex
+readings (speed, course, sensor). RFC 7946 needs two positions for a LineString, so a track
+of one position is a Point and an empty track has a null geometry.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import orjson
+from fastapi import APIRouter, Path, Query
+from sqlalchemy import Connection, func, select
+
+from mdx.api import geojson, params
+from mdx.api.deps import Db, Who
+from mdx.api.geojson import MEDIA_TYPE, GeoJSONResponse
+from mdx.api.problems import NotFound
+from mdx.api.visibility import AnyRow, Caller, visible
+from mdx.core.db import Position, VesselLatest
+
+router = APIRouter(prefix="/api/v1/vessels", tags=["vessels"])
+
+_GEOJSON: dict[int | str, dict[str, Any]] = {200: {"content": {MEDIA_TYPE: {}}}}
+Mmsi = Annotated[str, Path(pattern=r"^[0-9]{9}$", description="9-digit MMSI")]
+_READINGS = ("sog", "cog", "heading", "nav_status", "source_type", "origin")
+# The same properties as incidents carry: the vessel's fields plus the handling markings.
+_LATEST = (
+    "mmsi",
+    "imo",
+    "name",
+    "observed_at",
+    "sog",
+    "cog",
+    "heading",
+    "nav_status",
+    "source_type",
+    "origin",
+    "tlp",
+    "relto",
+    "purpose",
+    "received_at",
+)
+
+
+@router.get("/{mmsi}", responses=_GEOJSON, summary="Latest known position of a vessel")
+def latest(mmsi: Mmsi, db: Db, who: Who) -> GeoJSONResponse:
+    row = _latest(db, mmsi, who)
+    if row is None:
+        raise NotFound(f"no position of vessel {mmsi}")
+    props = {name: row._mapping[name] for name in _LATEST}
+    return GeoJSONResponse(geojson.feature(mmsi, orjson.loads(row.geometry), props))
+
+
+@router.get("/{mmsi}/track", responses=_GEOJSON, summary="Track of a vessel, oldest first")
+def track(
+    mmsi: Mmsi,
+    db: Db,
+    who: Who,
+    since: Annotated[str | None, Query(description="RFC 3339; observed_at >= since")] = None,
+    until: Annotated[str | None, Query(description="RFC 3339; observed_at < until")] = None,
+    limit: Annotated[
+        int, Query(ge=1, le=100_000, description="at most this many of the latest positions")
+    ] = 10_000,
+) -> GeoJSONResponse:
+    query = visible(
+        select(
+            func.ST_X(Position.geom).label("lon"),
+            func.ST_Y(Position.geom).label("lat"),
+            Position.observed_at,
+            *(getattr(Position, c) for c in _READINGS),
+        ).where(Position.mmsi == mmsi),
+        Position.__table__,
+        who,
+    )
+    if since is not None:
+        query = query.where(Position.observed_at >= params.timestamp("since", since))
+    if until is not None:
+        query = query.where(Position.observed_at < params.timestamp("until", until))
+    # The latest `limit + 1` (one more tells whether the track was cut), then oldest first.
+    rows = db.execute(query.order_by(Position.observed_at.desc()).limit(limit + 1)).all()
+    truncated = len(rows) > limit
+    rows = rows[:limit][::-1]
+    if not rows and _latest(db, mmsi, who) is None:
+        raise NotFound(f"no position of vessel {mmsi}")
+    coords = [[r.lon, r.lat] for r in rows]
+    geometry: dict[str, Any] | None = None
+    if len(coords) == 1:
+        geometry = {"type": "Point", "coordinates": coords[0]}
+    elif coords:
+        geometry = {"type": "LineString", "coordinates": coords}
+    props = {
+        "mmsi": mmsi,
+        "times": [r.observed_at for r in rows],
+        "points": [
+            {"observed_at": r.observed_at, **{c: getattr(r, c) for c in _READINGS}} for r in rows
+        ],
+        "truncated": truncated,
+    }
+    return GeoJSONResponse(geojson.feature(mmsi, geometry, props))
+
+
+def _latest(db: Connection, mmsi: str, who: Caller) -> AnyRow | None:
+    columns = [getattr(VesselLatest, name) for name in _LATEST]
+    query = select(*columns, func.ST_AsGeoJSON(VesselLatest.geom).label("geometry")).where(
+        VesselLatest.mmsi == mmsi
+    )
+    return db.execute(visible(query, VesselLatest.__table__, who)).first()

@@ -1,0 +1,127 @@
+"""Test helpers that drive real processes: the ingest service, a raw MQTT publisher, counters."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
+
+import paho.mqtt.client as mqtt
+import psycopg
+from paho.mqtt.enums import CallbackAPIVersion
+
+from mdx.core import store
+from mdx.core.settings import NodeSettings
+
+
+def settings_env(settings: NodeSettings) -> dict[str, str]:
+    """The MDX_* environment that makes a service process use these settings."""
+    return {
+        **os.environ,
+        "MDX_NODE__ID": settings.node.id,
+        "MDX_NODE__DEFAULT_TLP": settings.node.default_tlp,
+        "MDX_BROKER__HOST": settings.broker.host,
+        "MDX_BROKER__PORT": str(settings.broker.port),
+        "MDX_BROKER__DATA_DIR": str(settings.broker.data_dir),
+        "MDX_DATABASE__URL": settings.database.url,
+        "MDX_API__HOST": settings.api.host,
+        "MDX_API__PORT": str(settings.api.port),
+    }
+
+
+class ServiceProcess:
+    """`mdx <service> run` in a child process, configured by environment."""
+
+    def __init__(self, service: str, settings: NodeSettings, log_dir: Path) -> None:
+        self.service = service
+        self.settings = settings
+        self.log_path = log_dir / f"{service}.log"
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        log = self.log_path.open("ab")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "mdx.cli.main", self.service, "run"],
+            env=settings_env(self.settings),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+
+    def kill(self) -> None:
+        assert self.proc is not None
+        self.proc.kill()
+        self.proc.wait()
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+
+def wait_for(condition: Callable[[], bool], timeout: float, what: str | Callable[[], str]) -> None:
+    """Poll `condition` until true; on time-out fail with `what` (a callable is asked then)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(0.05)
+    raise AssertionError(
+        f"timed out after {timeout} s waiting for {what() if callable(what) else what}"
+    )
+
+
+def scalar(database_url: str, sql: str, *params: Any) -> Any:
+    with psycopg.connect(store.libpq_dsn(database_url)) as conn:
+        row = conn.execute(sql, params).fetchone()
+        return row[0] if row else None
+
+
+class RawPublisher:
+    """Publishes raw bytes at QoS 1 (MQTT v5) and waits until the broker acked every one."""
+
+    def __init__(self, host: str, port: int, client_id: str = "test-publisher") -> None:
+        self.client = mqtt.Client(
+            CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv5
+        )
+        self.client.max_inflight_messages_set(500)
+        self.client.max_queued_messages_set(0)
+        self._acked = 0
+        self._failed: list[Any] = []
+        self._lock = threading.Lock()
+        self.client.on_publish = self._on_publish
+        self.client.connect(host, port)
+        self.client.loop_start()
+
+    def _on_publish(self, _c: Any, _u: Any, _mid: int, rc: Any, _p: Any) -> None:
+        with self._lock:
+            self._acked += 1
+            if rc.is_failure:
+                self._failed.append(rc)
+
+    def publish_all(self, messages: Iterable[tuple[str, bytes]], timeout: float = 120) -> int:
+        """Publish every (topic, payload); returns how many the broker acknowledged."""
+        sent = 0
+        for topic, payload in messages:
+            while sent - self._acked > 20_000:  # stay clear of paho's 65,535 message ids
+                time.sleep(0.01)
+            self.client.publish(topic, payload, qos=1)
+            sent += 1
+        wait_for(lambda: self._acked >= sent, timeout, f"PUBACKs for {sent} messages")
+        assert not self._failed, f"broker refused publishes: {self._failed[:3]}"
+        return self._acked
+
+    def close(self) -> None:
+        self.client.loop_stop()
+        self.client.disconnect()
