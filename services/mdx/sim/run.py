@@ -14,7 +14,7 @@ from mdx.sim.traffic import make_fleet, make_incident, utc_now
 log = logging.getLogger("mdx.sim")
 
 # Roughly one incident per this many position reports.
-POSITIONS_PER_INCIDENT = 400
+POSITIONS_PER_INCIDENT = 100
 
 
 def run(
