@@ -66,9 +66,7 @@ def test_kill_broker_mid_burst_producer_republishes_until_receipted(
     ingest = ServiceProcess("ingest", node_settings, tmp_path)
     ingest.start()
     wait_until_online(node_settings, ingest)
-    producer = Producer(
-        "jcg", "ais9", mqtt_broker.host, mqtt_broker.port, republish_after_s=3.0
-    )
+    producer = Producer("jcg", "ais9", mqtt_broker.host, mqtt_broker.port, republish_after_s=3.0)
     producer.start()
     burst = threading.Thread(
         target=lambda: [producer.publish("position", position(i)) for i in range(BURST)]

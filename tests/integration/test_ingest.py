@@ -71,7 +71,7 @@ def wait_until_online(settings: NodeSettings, proc: ServiceProcess) -> None:
     watcher, got = subscribe(settings, "mdx/v1/status/ingest")
     try:
         wait_for(
-            lambda: (got[-1][1] if got else None) == "online",
+            lambda: (got[-1][1] if got else None) == {"service": "ingest", "status": "online"},
             20,
             lambda: f"ingest to come online; its log:\n{proc.log()}",
         )

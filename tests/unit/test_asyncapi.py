@@ -24,6 +24,7 @@ from mdx.core.schemas import (
     ID_BASE,
     RECEIPT_SCHEMA_ID,
     SCHEMA_DIR,
+    STATUS_SCHEMA_ID,
     SchemaSet,
 )
 
@@ -34,6 +35,7 @@ EXPECTED = {  # channel id -> (address, node's action, retained, payload root sc
     "inIncident": ("mdx/v1/in/{producer}/incident", "receive", False, ENVELOPE_SCHEMA_ID),
     "receipt": ("mdx/v1/receipt/{producer}", "send", True, RECEIPT_SCHEMA_ID),
     "deadletter": ("mdx/v1/deadletter/{producer}", "send", False, DEADLETTER_SCHEMA_ID),
+    "status": ("mdx/v1/status/{service}", "send", True, STATUS_SCHEMA_ID),
 }
 
 
@@ -110,6 +112,9 @@ def test_addresses_match_the_topics_module(doc: dict[str, Any]) -> None:
     assert address["inIncident"] == topics.inbound("p-1", "incident")
     assert address["receipt"] == topics.receipt("p-1")
     assert address["deadletter"] == topics.deadletter("p-1")
+    assert doc["channels"]["status"]["address"].replace("{service}", "ingest") == topics.status(
+        "ingest"
+    )
 
 
 def test_every_local_ref_resolves(doc: dict[str, Any]) -> None:
@@ -137,7 +142,7 @@ def test_operations_reference_their_channel_and_its_messages(doc: dict[str, Any]
 def test_messages_point_at_schema_files_loaded_by_schema_set(doc: dict[str, Any]) -> None:
     ids = SchemaSet().ids
     file_refs = [r for r in _refs(doc) if not r.startswith("#")]
-    assert len(file_refs) == 4
+    assert len(file_refs) == 5
     for ref in file_refs:
         path = (DOC_PATH.parent / ref).resolve()
         assert path.is_file(), ref
@@ -178,6 +183,7 @@ def test_payloads_take_their_own_examples_only(doc: dict[str, Any]) -> None:
     cases = [(p, owner[json.loads(p.read_text())["type"]]) for p in _examples("envelope")]
     cases += [(p, "receipt") for p in _examples("receipt")]
     cases += [(p, "deadletter") for p in _examples("deadletter")]
+    cases += [(p, "status") for p in _examples("status")]
     assert {cid for _, cid in cases} == set(EXPECTED)
     for path, cid in cases:
         instance = json.loads(path.read_text(encoding="utf-8"))

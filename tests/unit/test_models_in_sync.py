@@ -25,6 +25,7 @@ TOP_LEVEL: dict[str, type[BaseModel]] = {
     "incident": models.Incident,
     "receipt": models.Receipt,
     "deadletter": models.DeadLetter,
+    "status": models.ServiceStatus,
 }
 
 

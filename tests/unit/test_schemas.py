@@ -44,6 +44,7 @@ MINIMUM_EXAMPLES = {
     "incident": (3, 8),
     "receipt": (2, 2),
     "deadletter": (2, 2),
+    "status": (2, 2),
 }
 EXAMPLES = sorted(SCHEMA_DIR.glob("*/v1/examples/*/*.json"))
 VALID = [p for p in EXAMPLES if p.parent.name == "valid"]
@@ -123,6 +124,7 @@ def test_the_expected_schema_files_exist() -> None:
         "incident/v1/incident.schema.json",
         "position/v1/position.schema.json",
         "receipt/v1/receipt.schema.json",
+        "status/v1/status.schema.json",
     ]
 
 

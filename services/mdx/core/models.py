@@ -405,6 +405,23 @@ class DeadLetter(BaseModel):
     ]
 
 
+class NodeService(StrEnum):
+    ingest = "ingest"
+
+
+class Liveness(StrEnum):
+    online = "online"
+    offline = "offline"
+
+
+class ServiceStatus(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+    )
+    service: Annotated[NodeService, Field(title="NodeService")]
+    status: Annotated[Liveness, Field(title="Liveness")]
+
+
 class Envelope(BaseModel):
     model_config = ConfigDict(
         extra="allow",
@@ -469,7 +486,7 @@ class Envelope(BaseModel):
 MdxDocument = TypeAliasType(
     "MdxDocument",
     Annotated[
-        Envelope | Position | Incident | Receipt | DeadLetter,
+        Envelope | Position | Incident | Receipt | DeadLetter | ServiceStatus,
         Field(description="Any top-level mdx JSON document.", title="MdxDocument"),
     ],
 )

@@ -79,7 +79,7 @@ class IngestService:
         )
         client.on_connect = self._on_connect
         client.on_subscribe = self._on_subscribe
-        client.will_set(topics.status("ingest"), b"offline", qos=1, retain=True)
+        client.will_set(topics.status("ingest"), _status(b"offline"), qos=1, retain=True)
         client.on_message = self._on_message
         client.on_disconnect = self._on_disconnect
         return client
@@ -95,7 +95,7 @@ class IngestService:
 
     def _on_subscribe(self, client: mqtt.Client, *_a: Any) -> None:
         # Subscribed: from now on the broker keeps what arrives for us, even while we are away.
-        client.publish(topics.status("ingest"), b"online", qos=1, retain=True)
+        client.publish(topics.status("ingest"), _status(b"online"), qos=1, retain=True)
 
     def _on_disconnect(self, _c: mqtt.Client, _u: Any, _f: Any, rc: Any, _p: Any) -> None:
         self.connected.clear()
@@ -118,7 +118,7 @@ class IngestService:
         try:
             self._write_loop()
         finally:
-            self.client.publish(topics.status("ingest"), b"offline", qos=1, retain=True)
+            self.client.publish(topics.status("ingest"), _status(b"offline"), qos=1, retain=True)
             self.client.disconnect()
             self.client.loop_stop()
 
@@ -209,6 +209,10 @@ class IngestService:
             reason = f"refused by the database: {str(e).splitlines()[0]}"
             bounce = store.Bounced(Rejected(v.producer, reason, v.seq), m.topic, m.payload)
             return store.write_batch(conn, [], [bounce])
+
+
+def _status(status: bytes) -> bytes:
+    return b'{"service":"ingest","status":"' + status + b'"}'
 
 
 def _deadletter_json(d: store.DeadLetterRow) -> bytes:
