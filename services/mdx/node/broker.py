@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import pwd
 import shutil
@@ -9,6 +10,8 @@ import socket
 import subprocess
 import time
 from pathlib import Path
+
+log = logging.getLogger("mdx.broker")
 
 INFRA = Path(__file__).resolve().parents[3] / "infra"
 POLICY_DIR = INFRA / "mosquitto" / "conf.d"
@@ -34,55 +37,45 @@ def render_config(port: int, data_dir: Path, host: str = "127.0.0.1") -> Path:
         f"log_dest file {data_dir}/mosquitto.log",
         f"include_dir {POLICY_DIR}",
     ]
-    if os.geteuid() == 0:
-        # Run as root, Mosquitto drops to its own user; a folder that user cannot write
-        # loses every persisted message silently, so hand the folder over.
-        try:
-            user = pwd.getpwnam(BROKER_USER)
-            for path in (data_dir, store):
-                os.chown(path, user.pw_uid, user.pw_gid)
-            log = data_dir / "mosquitto.log"
-            log.touch()
-            os.chown(log, user.pw_uid, user.pw_gid)
-        except KeyError:
-            lines.insert(1, "user root")
+    if os.geteuid() == 0 and not _hand_over(data_dir, store):
+        # Started as root, Mosquitto drops to its own user, and a folder that user cannot
+        # write loses every persisted message silently. This one it cannot reach (a private
+        # parent folder, or no such user): keep root rather than lose data.
+        log.warning("%s is out of reach of the %r user; the broker keeps running as root",
+                    store, BROKER_USER)
+        lines.insert(1, "user root")
     conf = data_dir / "mosquitto.conf"
     conf.write_text("\n".join(lines) + "\n")
-    check_writable(store)
+    check_writable(store, "root" if "user root" in lines else BROKER_USER)
     return conf
 
 
-def check_writable(store: Path) -> None:
-    """Refuse to start a broker that would lose its persistence silently: the folder (and every
-    folder above it) must let the broker's user in and write."""
-    if os.geteuid() == 0 and _has_user(BROKER_USER):
-        probe = [
-            "runuser",
-            "-u",
-            BROKER_USER,
-            "--",
-            "test",
-            "-w",
-            str(store),
-            "-a",
-            "-x",
-            str(store),
-        ]
-        if subprocess.run(probe, check=False).returncode != 0:
-            raise BrokerError(
-                f"{store} is not writable by the {BROKER_USER!r} user (check the permissions "
-                "of every folder above it); Mosquitto would lose its persistence silently"
-            )
-    elif not os.access(store, os.W_OK | os.X_OK):
-        raise BrokerError(f"{store} is not writable by this user")
-
-
-def _has_user(name: str) -> bool:
+def _hand_over(data_dir: Path, store: Path) -> bool:
+    """Give the broker's user its folder and log; True if it can then write there."""
     try:
-        pwd.getpwnam(name)
+        user = pwd.getpwnam(BROKER_USER)
     except KeyError:
         return False
-    return True
+    logfile = data_dir / "mosquitto.log"
+    logfile.touch()
+    for path in (data_dir, store, logfile):
+        os.chown(path, user.pw_uid, user.pw_gid)
+    return _can_write(BROKER_USER, store)
+
+
+def _can_write(user: str, folder: Path) -> bool:
+    probe = ["runuser", "-u", user, "--", "test", "-w", str(folder), "-a", "-x", str(folder)]
+    return subprocess.run(probe, check=False).returncode == 0
+
+
+def check_writable(store: Path, user: str) -> None:
+    """Refuse to start a broker that would lose its persistence silently."""
+    ok = _can_write(user, store) if os.geteuid() == 0 else os.access(store, os.W_OK | os.X_OK)
+    if not ok:
+        raise BrokerError(
+            f"{store} is not writable by the broker's user {user!r} (check the permissions of "
+            "every folder above it); Mosquitto would lose its persistence silently"
+        )
 
 
 def mosquitto_binary() -> str:
