@@ -2,7 +2,7 @@
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: setup demo test check lint typecheck unit clean models
+.PHONY: setup demo test check lint typecheck clean models bench
 
 setup:  ## venv, Mosquitto, PostgreSQL + PostGIS (apt-get when root on Debian/Ubuntu)
 	bash infra/scripts/provision.sh
@@ -16,11 +16,14 @@ test: setup check  ## ruff, mypy and every test against a real Mosquitto and Pos
 check: lint typecheck
 
 lint:
-	$(BIN)/ruff check services tests
-	$(BIN)/ruff format --check services tests
+	$(BIN)/ruff check services tests benchmarks
+	$(BIN)/ruff format --check services tests benchmarks
 
 typecheck:
 	$(BIN)/mypy
+
+bench: setup  ## ingest throughput vs the raw MQTT limit, same run -> var/bench/ingest.json
+	$(BIN)/python benchmarks/ingest_throughput.py
 
 models:  ## regenerate services/mdx/core/models.py from schemas/
 	bash infra/scripts/gen-models.sh
