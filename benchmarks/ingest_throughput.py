@@ -28,11 +28,12 @@ from paho.mqtt.enums import CallbackAPIVersion
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from mdx.core import migrate, store  # noqa: E402
-from mdx.core.settings import NodeSettings  # noqa: E402
 from tests.conftest import Broker  # noqa: E402
 from tests.integration.harness import RawPublisher, ServiceProcess, scalar  # noqa: E402
 from tests.integration.test_ingest import envelope_bytes, position, topic  # noqa: E402
+
+from mdx.core import migrate, store  # noqa: E402
+from mdx.core.settings import NodeSettings  # noqa: E402
 
 PG = os.environ.get("MDX_BENCH_PG", "postgresql+psycopg://mdx:mdx@127.0.0.1:5432")
 
