@@ -5,7 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 
 if [ "${MDX_DEMO_DOCKER:-auto}" != "no" ] && command -v docker >/dev/null \
-   && docker info >/dev/null 2>&1; then
+   && docker info >/dev/null 2>&1 && docker compose version >/dev/null 2>&1; then
   exec docker compose up --build
 fi
 

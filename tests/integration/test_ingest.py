@@ -266,3 +266,27 @@ def test_incident_versions_only_move_forward(
     assert scalar(url, "SELECT version FROM incidents") == 3
     assert scalar(url, "SELECT status FROM incidents") == "responding"
     assert scalar(url, "SELECT count(*) FROM incident_versions") == 3
+
+
+def test_a_second_envelope_for_a_stored_version_is_dead_lettered(
+    node_settings: NodeSettings, ingest: ServiceProcess
+) -> None:
+    """Same incident, same version, different content: the first wins, the second is kept
+    as a dead letter that names the holder, not dropped."""
+    url = node_settings.database.url
+    first = envelope_bytes("ops", "incident", incident(7, title="Trawler without lights"))
+    second = envelope_bytes("ops2", "incident", incident(7, title="Trawler, lights on"))
+    publisher = RawPublisher(node_settings.broker.host, node_settings.broker.port)
+    publisher.publish_all([(topic("ops", "incident"), first)])
+    wait_for(lambda: scalar(url, "SELECT count(*) FROM incidents") == 1, 10, "the first")
+    publisher.publish_all([(topic("ops2", "incident"), second)])
+    wait_for(lambda: scalar(url, "SELECT count(*) FROM dead_letters") == 1, 10, "the second")
+    publisher.close()
+    assert scalar(url, "SELECT data->>'title' FROM incidents") == "Trawler without lights"
+    assert scalar(url, "SELECT count(*) FROM incident_versions") == 1
+    reason = scalar(url, "SELECT reason FROM dead_letters WHERE payload = %s", second)
+    first_id = orjson.loads(first)["id"]
+    assert reason == (
+        f"incident {uuid.UUID(int=7, version=4)} version 1 is already stored from another "
+        f"envelope (urn:mdx:jcg:ops {first_id}); raise the version"
+    )

@@ -30,6 +30,7 @@ from mdx.core.schemas import (
     POSITION_SCHEMA_ID,
     RECEIPT_SCHEMA_ID,
     SCHEMA_DIR,
+    STATUS_SCHEMA_ID,
     SchemaSet,
     Violation,
     data_schema_for_types,
@@ -160,6 +161,7 @@ def test_schema_set_loads_every_file(schema_set: SchemaSet) -> None:
                 INCIDENT_SCHEMA_ID,
                 RECEIPT_SCHEMA_ID,
                 DEADLETTER_SCHEMA_ID,
+                STATUS_SCHEMA_ID,
             ]
         )
     )

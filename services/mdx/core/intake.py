@@ -35,6 +35,9 @@ class Accepted:
     tlp: str
     relto: list[str]
     seq: int | None
+    # Where it came from, byte for byte: what a dead letter keeps if storing it fails later.
+    topic: str = ""
+    payload: bytes = b""
 
     @property
     def data(self) -> dict[str, Any]:
@@ -83,14 +86,20 @@ def accept(topic: str, payload: bytes, policy: IntakePolicy) -> Accepted | Rejec
         return Rejected(producer, f"envelope is a JSON {type(envelope).__name__}, not an object")
     seq = envelope.get("seq")
     seq = seq if isinstance(seq, int) and not isinstance(seq, bool) and seq > 0 else None
-    return _judge(envelope, producer, kind, seq, policy)
+    verdict = _judge(envelope, producer, kind, seq, policy)
+    if isinstance(verdict, Accepted):
+        verdict.topic, verdict.payload = topic, payload
+    return verdict
 
 
 def accept_envelope(
     envelope: dict[str, Any], producer: str, kind: str, policy: IntakePolicy
 ) -> Accepted | Rejected:
     """Judge an envelope that did not come over MQTT (an operator's report over HTTP)."""
-    return _judge(envelope, producer, kind, None, policy)
+    verdict = _judge(envelope, producer, kind, None, policy)
+    if isinstance(verdict, Accepted):
+        verdict.topic, verdict.payload = f"http:{producer}/{kind}", orjson.dumps(envelope)
+    return verdict
 
 
 def _judge(

@@ -93,6 +93,14 @@ ON CONFLICT (incident_id) DO UPDATE SET
 WHERE EXCLUDED.version > incidents.version
 """
 
+# Staged versions that lost to a different envelope carrying the same incident version.
+_VERSION_CONFLICTS = """
+SELECT s.source, s.event_id::text, v.source, v.event_id::text
+FROM stage_incidents s
+JOIN incident_versions v ON v.incident_id = s.incident_id AND v.version = s.version
+WHERE (v.source, v.event_id) <> (s.source, s.event_id)
+"""
+
 _INSERT_DEAD_LETTER = """
 INSERT INTO dead_letters (topic, producer, reason, payload, digest)
 VALUES (%s, %s, %s, %s, %s)
@@ -152,7 +160,8 @@ def write_batch(
 ) -> list[DeadLetterRow]:
     """Store a batch in one transaction; returns the dead letters it newly recorded."""
     positions = [_position_row(a) for a in accepted if a.kind == "position"]
-    incidents = [_incident_row(a) for a in accepted if a.kind == "incident"]
+    incidents_in = [a for a in accepted if a.kind == "incident"]
+    incidents = [_incident_row(a) for a in incidents_in]
     dead: list[DeadLetterRow] = []
     with conn.transaction(), conn.cursor() as cur:
         if positions:
@@ -165,6 +174,7 @@ def write_batch(
                 for row in incidents:
                     copy.write_row(row)
             cur.execute(_INSERT_INCIDENTS)
+            bounced = [*bounced, *_version_conflicts(cur, incidents_in)]
         for b in bounced:
             digest = hashlib.sha256(b.payload).digest()
             cur.execute(
@@ -186,6 +196,21 @@ def write_batch(
         for producer, seq in (receipts or {}).items():
             cur.execute(_UPSERT_RECEIPT, (producer, seq))
     return dead
+
+
+def _version_conflicts(cur: psycopg.Cursor[Any], staged: Sequence[Accepted]) -> list[Bounced]:
+    """A second, different envelope for an incident version already stored is not silently
+    dropped: it becomes a dead letter naming the envelope that holds that version."""
+    by_key = {(a.envelope["source"], a.envelope["id"]): a for a in staged}
+    out = []
+    for source, event_id, holder_source, holder_id in cur.execute(_VERSION_CONFLICTS):
+        a = by_key[(source, event_id)]
+        reason = (
+            f"incident {a.data['incident_id']} version {a.data['version']} is already stored "
+            f"from another envelope ({holder_source} {holder_id}); raise the version"
+        )
+        out.append(Bounced(Rejected(a.producer, reason, a.seq), a.topic, a.payload))
+    return out
 
 
 def load_receipts(conn: psycopg.Connection[Any]) -> dict[str, int]:
