@@ -41,8 +41,11 @@ def render_config(port: int, data_dir: Path, host: str = "127.0.0.1") -> Path:
         # Started as root, Mosquitto drops to its own user, and a folder that user cannot
         # write loses every persisted message silently. This one it cannot reach (a private
         # parent folder, or no such user): keep root rather than lose data.
-        log.warning("%s is out of reach of the %r user; the broker keeps running as root",
-                    store, BROKER_USER)
+        log.warning(
+            "%s is out of reach of the %r user; the broker keeps running as root",
+            store,
+            BROKER_USER,
+        )
         lines.insert(1, "user root")
     conf = data_dir / "mosquitto.conf"
     conf.write_text("\n".join(lines) + "\n")
