@@ -627,3 +627,11 @@ def test_openapi_lists_every_path(client: TestClient) -> None:
 def test_unknown_route_and_method_are_problems(client: TestClient) -> None:
     assert_problem(client.get("/api/v1/nothing"), 404)
     assert_problem(client.delete(INCIDENTS), 405)
+
+
+def test_post_over_the_message_size_limit_is_413(client: TestClient) -> None:
+    """The same 256 KiB limit as over MQTT; nothing is stored."""
+    r = client.post(INCIDENTS, json=incident(description="x" * (256 * 1024)))
+    body = assert_problem(r, 413)
+    assert body["detail"].endswith("exceeds the limit of 262144 bytes")
+    assert ids(client.get(INCIDENTS)) == set()

@@ -145,7 +145,7 @@ def malformed(i: int) -> tuple[str, bytes, str]:
             envelope_bytes(p, "position", position(i)),
             "type mdx.position.v1 does not belong on a 'incident' topic",
         )
-    return topic(p, "incident"), orjson.dumps([i, "an array"]), "envelope is a JSON list"
+    return topic(p, "incident"), orjson.dumps([i, "an array"]), "envelope is a JSON array"
 
 
 def test_ten_thousand_mixed_messages_stored_exactly_once(

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request, Response
 from sqlalchemy import create_engine
 
 from mdx.api import deadletters, health, incidents, problems, vessels
@@ -39,6 +39,26 @@ def create_app(settings: NodeSettings, schemas: SchemaSet | None = None) -> Fast
         responses=problems.responses(400, 404, 500),
     )
     problems.install(app)
+
+    @app.middleware("http")
+    async def limit_body(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        # The same limit as over MQTT: a report is never bigger than a message may be.
+        limit = settings.ingest.max_payload_bytes
+        declared = request.headers.get("content-length")
+        size = int(declared) if declared and declared.isdigit() else None
+        if size is None and request.method in ("POST", "PUT", "PATCH"):
+            size = len(await request.body())
+        if size is not None and size > limit:
+            return problems.problem(
+                request,
+                413,
+                f"body of {size} bytes exceeds the limit of {limit} bytes",
+                slug=problems.PayloadTooLarge.slug,
+            )
+        return await call_next(request)
+
     for module in (incidents, vessels, deadletters, health):
         app.include_router(module.router)
     return app

@@ -75,6 +75,11 @@ class VersionConflict(ProblemError):
     slug = "version-conflict"
 
 
+class PayloadTooLarge(ProblemError):
+    status = 413
+    slug = "payload-too-large"
+
+
 class Rejected(ProblemError):
     """The body broke a schema rule or a node rule (same handler as MQTT ingest)."""
 

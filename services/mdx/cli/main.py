@@ -142,12 +142,16 @@ def validate(
     schemas = SchemaSet()
     bad = 0
     for path in files:
-        violations = schemas.validate_envelope(orjson.loads(path.read_bytes()))
-        for v in violations:
-            console.print(f"[red]{path}[/red] {v}")
-        if not violations:
-            console.print(f"[green]{path}[/green] valid")
-        bad += bool(violations)
+        try:
+            reasons = [str(v) for v in schemas.validate_envelope(orjson.loads(path.read_bytes()))]
+        except orjson.JSONDecodeError as e:
+            reasons = [f"not JSON: {e}"]
+        for reason in reasons:
+            # Rules quote patterns like [a-z]: print them verbatim, not as rich markup.
+            console.print(f"{path} {reason}", markup=False, soft_wrap=True, style="red")
+        if not reasons:
+            console.print(f"{path} valid", markup=False, soft_wrap=True, style="green")
+        bad += bool(reasons)
     raise typer.Exit(1 if bad else 0)
 
 

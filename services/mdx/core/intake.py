@@ -22,6 +22,8 @@ from mdx.core.schemas import SchemaSet
 # Clocks drift; an observation further in the future than this cannot be real.
 MAX_CLOCK_SKEW = timedelta(minutes=10)
 MAX_REASONS = 5
+# Nothing older is a report of the present; PostgreSQL could store it but not read it back.
+EARLIEST_OBSERVATION = datetime(1900, 1, 1, tzinfo=UTC)
 
 Kind = Literal["position", "incident"]
 
@@ -83,9 +85,8 @@ def accept(topic: str, payload: bytes, policy: IntakePolicy) -> Accepted | Rejec
     except orjson.JSONDecodeError as e:
         return Rejected(producer, f"not JSON: {e}")
     if not isinstance(envelope, dict):
-        return Rejected(producer, f"envelope is a JSON {type(envelope).__name__}, not an object")
-    seq = envelope.get("seq")
-    seq = seq if isinstance(seq, int) and not isinstance(seq, bool) and seq > 0 else None
+        return Rejected(producer, f"envelope is a JSON {_json_type(envelope)}, not an object")
+    seq = _seq(envelope.get("seq"))
     verdict = _judge(envelope, producer, kind, seq, policy)
     if isinstance(verdict, Accepted):
         verdict.topic, verdict.payload = topic, payload
@@ -146,11 +147,28 @@ def _judge(
     )
 
 
+def _json_type(value: object) -> str:
+    names = {list: "array", str: "string", bool: "boolean", int: "number", float: "number"}
+    return "null" if value is None else names.get(type(value), type(value).__name__)
+
+
+def _seq(value: object) -> int | None:
+    """The producer's sequence number; JSON Schema counts 5.0 as the integer 5, and so do we."""
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else None
+
+
 def _impossible(kind: str, data: dict[str, Any], now: datetime) -> str | None:
     """Rules a JSON Schema cannot express: time in the future, unallocated MIDs, bad polygons."""
-    observed = datetime.fromisoformat(data["observed_at"])
+    try:
+        observed = datetime.fromisoformat(data["observed_at"])
+    except ValueError as e:  # e.g. year 0000, which RFC 3339's grammar allows
+        return f"/data/observed_at: {data['observed_at']!r} is not a real time ({e})"
     if observed.tzinfo is None:
         return f"/data/observed_at: {data['observed_at']!r} has no UTC offset"
+    if observed < EARLIEST_OBSERVATION:
+        return f"/data/observed_at: {data['observed_at']} is before {EARLIEST_OBSERVATION.year}"
     if observed - now > MAX_CLOCK_SKEW:
         return f"/data/observed_at: {data['observed_at']} is in the future"
     mmsis = (

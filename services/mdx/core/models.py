@@ -329,6 +329,13 @@ class Incident(BaseModel):
     urgency: Urgency | None = None
     vessels: Annotated[list[VesselRef] | None, Field(max_length=50)] = None
     persons_at_risk: Annotated[int | None, Field(ge=0)] = None
+    note: Annotated[
+        str | None,
+        Field(
+            description="Free text about this version: why the status changed, what was done.",
+            max_length=2000,
+        ),
+    ] = None
 
 
 class Receipt(BaseModel):

@@ -170,7 +170,7 @@ class IngestService:
         return batch
 
     def _process(self, conn: psycopg.Connection[Any], batch: list[Inbound]) -> None:
-        judged = [(m, accept(m.topic, m.payload, self.policy)) for m in batch]
+        judged = [(m, self._judge(m)) for m in batch]
         accepted = [(m, v) for m, v in judged if isinstance(v, Accepted)]
         bounced = [
             store.Bounced(v, m.topic, m.payload) for m, v in judged if isinstance(v, Rejected)
@@ -198,6 +198,14 @@ class IngestService:
             self.client.publish(topics.receipt(producer), orjson.dumps(body), qos=1, retain=True)
         for d in dead:
             self.client.publish(topics.deadletter(d.producer), _deadletter_json(d), qos=1)
+
+    def _judge(self, m: Inbound) -> Accepted | Rejected:
+        try:
+            return accept(m.topic, m.payload, self.policy)
+        except Exception as e:  # a bug of ours must not turn one message into a crash loop
+            log.exception("intake failed on a message from %s", m.topic)
+            producer = (topics.parse_inbound(m.topic) or ("unknown", ""))[0]
+            return Rejected(producer, f"internal error while judging: {e!r}")
 
     @staticmethod
     def _store_or_bounce(

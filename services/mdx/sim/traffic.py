@@ -87,7 +87,7 @@ class Vessel:
             "lat": round(self.lat, 6),
             "lon": round(self.lon, 6),
             "sog": round(self.sog, 1),
-            "cog": round(self.cog, 1),
+            "cog": round(self.cog, 1) % 360,  # 359.96 rounds to 360.0, which AIS means "n/a"
             "heading": round(self.cog) % 360,
             "nav_status": 7 if self.kind == "fishing" else 0,
             "observed_at": now.isoformat().replace("+00:00", "Z"),
@@ -106,7 +106,7 @@ def _distance_nm(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
 
 
 def make_fleet(count: int, rng: random.Random) -> list[Vessel]:
-    """`count` vessels: about half merchant ships on lanes, the rest fishing, plus one patrol."""
+    """`count` vessels: one patrol, then merchant ships on lanes and fishing boats by turns."""
     fleet: list[Vessel] = []
     serials: set[int] = set()
 
@@ -116,7 +116,9 @@ def make_fleet(count: int, rng: random.Random) -> list[Vessel]:
         serials.add(n)
         return f"{FLAG_MIDS[flag]}{n}"
 
-    for i in range(max(count - 1, 1)):
+    if count < 1:
+        return fleet
+    for i in range(count - 1):
         if i % 2 == 0:
             lane = list(LANES.values())[i % len(LANES)]
             start = rng.randrange(len(lane))
