@@ -24,12 +24,18 @@ LANES: dict[str, list[tuple[float, float]]] = {
         (34.70, 128.60),
         (35.05, 129.05),
     ],
-    "shanghai-osumi": [(31.25, 122.30), (30.90, 125.50), (30.80, 128.50), (31.00, 130.70)],
+    "shanghai-osumi": [
+        (31.25, 122.30),
+        (30.90, 125.50),
+        (30.80, 128.50),
+        (30.90, 130.85),
+        (30.90, 131.60),
+    ],
     "busan-tsugaru": [(35.05, 129.05), (37.20, 131.80), (39.90, 136.50), (41.50, 140.10)],
 }
 # Fishing grounds: centre (lat, lon) and radius in nautical miles.
 GROUNDS: dict[str, tuple[float, float, float]] = {
-    "tsushima": (34.45, 129.20, 15.0),
+    "tsushima": (34.55, 128.85, 10.0),  # west of the island, in the western channel
     "yamato-bank": (39.50, 135.20, 25.0),
     "east-china-sea": (31.60, 126.30, 35.0),
     "jeju-south": (32.90, 126.60, 15.0),
