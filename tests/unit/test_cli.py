@@ -15,7 +15,16 @@ from typer.testing import CliRunner
 from mdx.cli.main import app
 from mdx.core.schemas import SCHEMA_DIR
 
-LEAVES = {"node run", "ingest run", "api run", "broker run", "db migrate", "sim", "validate"}
+LEAVES = {
+    "node run",
+    "ingest run",
+    "api run",
+    "broker run",
+    "db migrate",
+    "keys init",
+    "sim",
+    "validate",
+}
 VALID_ENVELOPE = SCHEMA_DIR / "envelope/v1/examples/valid/incident-amber-strict.json"
 
 

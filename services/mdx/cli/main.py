@@ -18,12 +18,14 @@ ingest_app = typer.Typer(help="The ingest service (MQTT -> PostGIS).", no_args_i
 api_app = typer.Typer(help="The HTTP API service.", no_args_is_help=True)
 broker_app = typer.Typer(help="The node's own Mosquitto.", no_args_is_help=True)
 db_app = typer.Typer(help="The node's PostGIS database.", no_args_is_help=True)
+keys_app = typer.Typer(help="The node's Ed25519 signing key.", no_args_is_help=True)
 for sub, name in (
     (node_app, "node"),
     (ingest_app, "ingest"),
     (api_app, "api"),
     (broker_app, "broker"),
     (db_app, "db"),
+    (keys_app, "keys"),
 ):
     app.add_typer(sub, name=name)
 
@@ -108,6 +110,20 @@ def db_migrate(config: ConfigOption = None) -> None:
     settings = _settings(config)
     migrate.upgrade(settings.database.url)
     console.print(f"database migrated: {settings.database.url}")
+
+
+@keys_app.command("init")
+def keys_init(config: ConfigOption = None) -> None:
+    """Create the node's signing key (and its .pub beside it) unless it exists."""
+    from mdx.core import keys
+
+    path = _settings(config).node.signing_key
+    if path.exists():
+        keys.load_private(path)  # refuses a file that is not an Ed25519 key
+        console.print(f"signing key exists: {path}")
+        return
+    keys.generate(path)
+    console.print(f"created {path} and {keys.public_path(path)}")
 
 
 @app.command()

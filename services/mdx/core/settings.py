@@ -16,10 +16,40 @@ from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, Settings
 Tlp = Literal["CLEAR", "GREEN", "AMBER", "AMBER+STRICT", "RED"]
 
 
+NODE_ID = r"^[a-z][a-z0-9-]{1,31}$"
+
+
 class NodeSection(BaseModel):
-    id: str = Field(pattern=r"^[a-z][a-z0-9-]{1,31}$")
+    id: str = Field(pattern=NODE_ID)
     name: str = ""
     default_tlp: Tlp = "GREEN"
+    # This node's Ed25519 private key (PEM); `mdx keys init` creates it.
+    signing_key: Path = Path("var/keys/node.key")
+
+
+class PartnerSection(BaseModel):
+    """A partner node: how to reach it, how to check what it signs, what it may receive."""
+
+    id: str = Field(pattern=NODE_ID)
+    name: str = ""
+    broker_host: str = "127.0.0.1"
+    broker_port: int
+    api_url: str
+    # The partner's Ed25519 public key (PEM file): its entry in this node's trust store.
+    public_key: Path
+    # CISE purposes the partner is registered for; an item with a purpose goes only to them.
+    purposes: list[str] = Field(default_factory=list)
+    # Whether personal data (names of persons) may be released to it unredacted.
+    personal_data: bool = False
+
+
+class SharingSection(BaseModel):
+    # An outbox row not receipted by its recipient after this long is published again.
+    republish_after_s: float = Field(default=10.0, gt=0)
+    # How long a signed share message stays valid; a later arrival is refused as a replay
+    # (what it carried comes again by backfill from the feed).
+    message_validity_s: int = Field(default=3600, gt=0)
+    batch_size: int = Field(default=500, ge=1)
 
 
 class BrokerSection(BaseModel):
@@ -53,6 +83,11 @@ class NodeSettings(BaseSettings):
     database: DatabaseSection = DatabaseSection()
     api: ApiSection = ApiSection()
     ingest: IngestSection = IngestSection()
+    sharing: SharingSection = SharingSection()
+    partners: list[PartnerSection] = Field(default_factory=list)
+
+    def partner(self, node_id: str) -> PartnerSection | None:
+        return next((p for p in self.partners if p.id == node_id), None)
 
     @classmethod
     def settings_customise_sources(
