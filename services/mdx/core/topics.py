@@ -24,6 +24,16 @@ def deadletter(producer: str) -> str:
     return f"{PREFIX}/deadletter/{producer}"
 
 
+def share(sender: str, recipient: str) -> str:
+    """The stream of share messages from node `sender` to node `recipient` (bridged)."""
+    return f"{PREFIX}/share/{sender}/{recipient}"
+
+
+def share_receipt(sender: str, recipient: str) -> str:
+    """`recipient`'s cumulative receipt of the `sender` -> `recipient` stream (bridged back)."""
+    return f"{PREFIX}/share-receipt/{sender}/{recipient}"
+
+
 def status(service: str) -> str:
     """Retained `online`/`offline` of a node service (offline is its MQTT will)."""
     return f"{PREFIX}/status/{service}"
