@@ -50,6 +50,9 @@ TABLES = (
     "incidents",
     "dead_letters",
     "producer_receipts",
+    "outbox",
+    "share_streams",
+    "audit_log",
 )
 
 

@@ -46,6 +46,11 @@ class _Markings:
     received_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now()
     )
+    # Provenance of a partner's item (NULL for the node's own): the node that passed it to us,
+    # the origin's signature as verified, and the custody chain of re-sharing nodes.
+    received_via: Mapped[str | None] = mapped_column(String(32))
+    signature: Mapped[str | None] = mapped_column(Text)
+    custody: Mapped[list[dict[str, Any]] | None] = mapped_column(JSONB)
 
 
 class Position(_Markings, Base):
@@ -97,6 +102,8 @@ class IncidentVersion(_Markings, Base):
     incident_id: Mapped[uuid.UUID] = mapped_column(UUID)
     version: Mapped[int] = mapped_column(Integer)
     data: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    # The envelope as received (signed, for a partner's item): what re-sharing sends on.
+    envelope: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
 
     __table_args__ = (
         UniqueConstraint("source", "event_id"),
@@ -149,6 +156,62 @@ class DeadLetter(Base):
     digest: Mapped[bytes] = mapped_column(LargeBinary)
 
     __table_args__ = (UniqueConstraint("topic", "digest"),)
+
+
+class Outbox(Base):
+    """One row per (item, permitted recipient), written in the same transaction as the item.
+
+    The share service numbers each recipient's rows (`seq`, contiguous per stream) in `id`
+    order, publishes them, and marks them delivered when the recipient's cumulative receipt
+    covers them; until then it publishes them again after a timeout.
+    """
+
+    __tablename__ = "outbox"
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    recipient: Mapped[str] = mapped_column(String(32))
+    kind: Mapped[str] = mapped_column(String(16))
+    source: Mapped[str] = mapped_column(String(128))
+    event_id: Mapped[uuid.UUID] = mapped_column(UUID)
+    envelope: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    custody: Mapped[list[dict[str, Any]]] = mapped_column(JSONB, default=list)
+    # Our own item with its personal data removed for this recipient (policy said redact).
+    redacted: Mapped[bool] = mapped_column(default=False)
+    seq: Mapped[int | None] = mapped_column(BigInteger)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    published_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    delivered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    __table_args__ = (
+        UniqueConstraint("recipient", "source", "event_id"),
+        UniqueConstraint("recipient", "seq"),
+        Index("ix_outbox_unnumbered", "id", postgresql_where="seq IS NULL"),
+        Index("ix_outbox_pending", "recipient", "seq", postgresql_where="delivered_at IS NULL"),
+    )
+
+
+class ShareStream(Base):
+    """Each stream this node sends (to `recipient`) or receives (from `sender`): its high-water
+    marks. `peer` is the partner node, `direction` 'out' or 'in'."""
+
+    __tablename__ = "share_streams"
+    peer: Mapped[str] = mapped_column(String(32), primary_key=True)
+    direction: Mapped[str] = mapped_column(String(3), primary_key=True)
+    # out: last seq assigned / highest seq the recipient receipted. in: highest contiguous seq.
+    last_seq: Mapped[int] = mapped_column(BigInteger, default=0)
+    acked_seq: Mapped[int] = mapped_column(BigInteger, default=0)
+    last_seen_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class AuditLog(Base):
+    """Append-only record of what crossed (or was refused at) the node's border."""
+
+    __tablename__ = "audit_log"
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    event: Mapped[str] = mapped_column(String(32))
+    peer: Mapped[str | None] = mapped_column(String(32))
+    detail: Mapped[dict[str, Any]] = mapped_column(JSONB)
 
 
 class ProducerReceipt(Base):

@@ -40,6 +40,9 @@ class Accepted:
     # Where it came from, byte for byte: what a dead letter keeps if storing it fails later.
     topic: str = ""
     payload: bytes = b""
+    # A partner's item: the node that passed it to us, and the re-sharing custody chain.
+    received_via: str | None = None
+    custody: list[dict[str, Any]] | None = None
 
     @property
     def data(self) -> dict[str, Any]:

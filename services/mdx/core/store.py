@@ -8,7 +8,7 @@ idempotent, so redelivered and duplicated envelopes never make a second row.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -22,17 +22,23 @@ from mdx.core.intake import Accepted, Rejected
 _STAGING = """
 CREATE TEMP TABLE IF NOT EXISTS stage_positions (
   source text, event_id uuid, origin text, tlp text, relto text[], purpose text,
+  received_via text, signature text, custody jsonb,
   mmsi text, imo text, name text, observed_at timestamptz, lon float8, lat float8,
   sog float8, cog float8, heading smallint, nav_status smallint, source_type text
 ) ON COMMIT DELETE ROWS;
 CREATE TEMP TABLE IF NOT EXISTS stage_incidents (
   source text, event_id uuid, origin text, tlp text, relto text[], purpose text,
+  received_via text, signature text, custody jsonb,
   incident_id uuid, version int, category text, status text, severity text, certainty text,
-  urgency text, title text, observed_at timestamptz, location text, data jsonb
+  urgency text, title text, observed_at timestamptz, location text, data jsonb, envelope jsonb
+) ON COMMIT DELETE ROWS;
+CREATE TEMP TABLE IF NOT EXISTS stage_outbox (
+  ord int, recipient text, kind text, source text, event_id uuid, envelope jsonb, custody jsonb,
+  redacted boolean
 ) ON COMMIT DELETE ROWS;
 """
 
-_MARKINGS = "source, event_id, origin, tlp, relto, purpose"
+_MARKINGS = "source, event_id, origin, tlp, relto, purpose, received_via, signature, custody"
 _POSITION_COLS = (
     f"{_MARKINGS}, mmsi, imo, name, observed_at, lon, lat, sog, cog, heading, nav_status,"
     " source_type"
@@ -42,8 +48,9 @@ _VESSEL_COLS = (
 )
 _INCIDENT_COLS = (
     f"{_MARKINGS}, incident_id, version, category, status, severity, certainty, urgency,"
-    " title, observed_at, location, data"
+    " title, observed_at, location, data, envelope"
 )
+_OUTBOX_COLS = "recipient, kind, source, event_id, envelope, custody, redacted"
 
 _INSERT_POSITIONS = f"""
 WITH ins AS (
@@ -59,6 +66,8 @@ SELECT DISTINCT ON (mmsi) {_VESSEL_COLS} FROM ins ORDER BY mmsi, observed_at DES
 ON CONFLICT (mmsi) DO UPDATE SET
   source = EXCLUDED.source, event_id = EXCLUDED.event_id, origin = EXCLUDED.origin,
   tlp = EXCLUDED.tlp, relto = EXCLUDED.relto, purpose = EXCLUDED.purpose,
+  received_via = EXCLUDED.received_via, signature = EXCLUDED.signature,
+  custody = EXCLUDED.custody,
   imo = COALESCE(EXCLUDED.imo, vessel_latest.imo),
   name = COALESCE(EXCLUDED.name, vessel_latest.name),
   observed_at = EXCLUDED.observed_at, geom = EXCLUDED.geom, sog = EXCLUDED.sog,
@@ -70,15 +79,16 @@ WHERE EXCLUDED.observed_at > vessel_latest.observed_at
 # Only versions new to incident_versions may move `incidents`, and only forward.
 _INSERT_INCIDENTS = f"""
 WITH ins AS (
-  INSERT INTO incident_versions ({_MARKINGS}, incident_id, version, data)
-  SELECT {_MARKINGS}, incident_id, version, data FROM stage_incidents
+  INSERT INTO incident_versions ({_MARKINGS}, incident_id, version, data, envelope)
+  SELECT {_MARKINGS}, incident_id, version, data, envelope FROM stage_incidents
   ON CONFLICT DO NOTHING
   RETURNING source, event_id
 )
 INSERT INTO incidents ({_MARKINGS}, incident_id, version, category, status, severity, certainty,
                        urgency, title, observed_at, geom, data)
 SELECT DISTINCT ON (s.incident_id)
-  s.source, s.event_id, s.origin, s.tlp, s.relto, s.purpose, s.incident_id, s.version,
+  s.source, s.event_id, s.origin, s.tlp, s.relto, s.purpose, s.received_via, s.signature,
+  s.custody, s.incident_id, s.version,
   s.category, s.status, s.severity, s.certainty, s.urgency, s.title, s.observed_at,
   ST_SetSRID(ST_GeomFromGeoJSON(s.location), 4326), s.data
 FROM stage_incidents s JOIN ins USING (source, event_id)
@@ -86,7 +96,8 @@ ORDER BY s.incident_id, s.version DESC
 ON CONFLICT (incident_id) DO UPDATE SET
   source = EXCLUDED.source, event_id = EXCLUDED.event_id, origin = EXCLUDED.origin,
   tlp = EXCLUDED.tlp, relto = EXCLUDED.relto, purpose = EXCLUDED.purpose,
-  version = EXCLUDED.version, category = EXCLUDED.category, status = EXCLUDED.status,
+  received_via = EXCLUDED.received_via, signature = EXCLUDED.signature,
+  custody = EXCLUDED.custody, version = EXCLUDED.version, category = EXCLUDED.category, status = EXCLUDED.status,
   severity = EXCLUDED.severity, certainty = EXCLUDED.certainty, urgency = EXCLUDED.urgency,
   title = EXCLUDED.title, observed_at = EXCLUDED.observed_at, geom = EXCLUDED.geom,
   data = EXCLUDED.data, received_at = now()
@@ -99,6 +110,18 @@ SELECT s.source, s.event_id::text, v.source, v.event_id::text
 FROM stage_incidents s
 JOIN incident_versions v ON v.incident_id = s.incident_id AND v.version = s.version
 WHERE (v.source, v.event_id) <> (s.source, s.event_id)
+"""
+
+# An item's outbox rows, only for items that are stored (a refused version shares nothing);
+# the unique (recipient, source, event_id) makes a redelivered item share nothing twice.
+_INSERT_OUTBOX = f"""
+INSERT INTO outbox ({_OUTBOX_COLS})
+SELECT {_OUTBOX_COLS} FROM stage_outbox s
+WHERE EXISTS (SELECT 1 FROM positions p WHERE p.source = s.source AND p.event_id = s.event_id)
+   OR EXISTS (SELECT 1 FROM incident_versions v
+              WHERE v.source = s.source AND v.event_id = s.event_id)
+ORDER BY s.ord
+ON CONFLICT DO NOTHING
 """
 
 _INSERT_DEAD_LETTER = """
@@ -152,16 +175,45 @@ def prepare(conn: psycopg.Connection[Any]) -> None:
         conn.execute(_STAGING)
 
 
+@dataclass(frozen=True, slots=True)
+class Share:
+    """One recipient of an accepted item, as the releasability policy decided it."""
+
+    recipient: str
+    envelope: dict[str, Any]  # redacted for this recipient where the policy said so
+    redacted: bool = False
+
+
+# Who an accepted item goes to (mdx.core.sharing builds one from the node's policy).
+Router = Callable[[Accepted], Sequence[Share]]
+
+
 def write_batch(
     conn: psycopg.Connection[Any],
     accepted: Sequence[Accepted],
     bounced: Sequence[Bounced],
     receipts: dict[str, int] | None = None,
+    route: Router | None = None,
 ) -> list[DeadLetterRow]:
-    """Store a batch in one transaction; returns the dead letters it newly recorded."""
+    """Store a batch in one transaction, with the outbox rows of what it lets out; returns the
+    dead letters it newly recorded."""
     positions = [_position_row(a) for a in accepted if a.kind == "position"]
     incidents_in = [a for a in accepted if a.kind == "incident"]
     incidents = [_incident_row(a) for a in incidents_in]
+    outbox = [
+        (
+            i,
+            s.recipient,
+            a.kind,
+            a.envelope["source"],
+            a.envelope["id"],
+            orjson.dumps(s.envelope).decode(),
+            orjson.dumps(a.custody or []).decode(),
+            s.redacted,
+        )
+        for i, a in enumerate(accepted)
+        for s in (route(a) if route else ())
+    ]
     dead: list[DeadLetterRow] = []
     with conn.transaction(), conn.cursor() as cur:
         if positions:
@@ -193,6 +245,11 @@ def write_batch(
                         b.payload,
                     )
                 )
+        if outbox:
+            with cur.copy(f"COPY stage_outbox (ord, {_OUTBOX_COLS}) FROM STDIN") as copy:
+                for row in outbox:
+                    copy.write_row(row)
+            cur.execute(_INSERT_OUTBOX)
         for producer, seq in (receipts or {}).items():
             cur.execute(_UPSERT_RECEIPT, (producer, seq))
     return dead
@@ -221,7 +278,18 @@ def load_receipts(conn: psycopg.Connection[Any]) -> dict[str, int]:
 
 def _markings(a: Accepted) -> tuple[Any, ...]:
     e = a.envelope
-    return (e["source"], e["id"], a.origin, a.tlp, a.relto, e.get("purpose"))
+    custody = orjson.dumps(a.custody).decode() if a.custody is not None else None
+    return (
+        e["source"],
+        e["id"],
+        a.origin,
+        a.tlp,
+        a.relto,
+        e.get("purpose"),
+        a.received_via,
+        e.get("sig"),
+        custody,
+    )
 
 
 def _position_row(a: Accepted) -> tuple[Any, ...]:
@@ -257,4 +325,5 @@ def _incident_row(a: Accepted) -> tuple[Any, ...]:
         d["observed_at"],
         orjson.dumps(d["location"]).decode(),
         orjson.dumps(d).decode(),
+        orjson.dumps(a.envelope).decode(),
     )
