@@ -7,7 +7,7 @@ import random
 
 import pytest
 
-from mdx.ingest.receipts import ReceiptTracker
+from mdx.core.receipts import ReceiptTracker
 
 
 def seqs(producer: str, *numbers: int) -> list[tuple[str, int]]:

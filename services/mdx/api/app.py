@@ -9,7 +9,8 @@ from fastapi import FastAPI, Request, Response
 from sqlalchemy import create_engine
 
 from mdx.api import deadletters, health, incidents, problems, vessels
-from mdx.api.deps import build_resources
+from mdx.api.deps import build_resources, unauthorized
+from mdx.core.fedauth import AuthRejected
 from mdx.core.schemas import SchemaSet
 from mdx.core.settings import NodeSettings
 
@@ -39,6 +40,7 @@ def create_app(settings: NodeSettings, schemas: SchemaSet | None = None) -> Fast
         responses=problems.responses(400, 404, 500),
     )
     problems.install(app)
+    app.add_exception_handler(AuthRejected, unauthorized)
 
     @app.middleware("http")
     async def limit_body(

@@ -11,7 +11,7 @@ import orjson
 from sqlalchemy import Connection, func, select, tuple_
 
 from mdx.api import geojson
-from mdx.api.visibility import AnyRow, AnySelect, Caller, visible
+from mdx.api.visibility import AnyRow, AnySelect, Caller, shown, visible
 from mdx.core.db import Incident
 
 
@@ -83,17 +83,17 @@ def page(
     more = len(rows) > f.limit
     rows = rows[: f.limit]
     last = (rows[-1].observed_at, rows[-1].incident_id) if more else None
-    return [to_feature(r) for r in rows], last
+    return [to_feature(r, who) for r in rows], last
 
 
 def one(conn: Connection, incident_id: uuid.UUID, who: Caller) -> dict[str, Any] | None:
     row = conn.execute(_base(who).where(Incident.incident_id == incident_id)).first()
-    return to_feature(row) if row is not None else None
+    return to_feature(row, who) if row is not None else None
 
 
-def to_feature(row: AnyRow) -> dict[str, Any]:
+def to_feature(row: AnyRow, who: Caller) -> dict[str, Any]:
     # `location` is the geometry; repeating it in properties would only confuse GIS clients.
-    props = {k: v for k, v in row.data.items() if k != "location"}
+    props = {k: v for k, v in shown(row, row.data, who).items() if k != "location"}
     props.update(
         version=row.version,
         origin=row.origin,

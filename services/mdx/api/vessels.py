@@ -104,8 +104,14 @@ def track(
 
 
 def _latest(db: Connection, mmsi: str, who: Caller) -> AnyRow | None:
-    columns = [getattr(VesselLatest, name) for name in _LATEST]
-    query = select(*columns, func.ST_AsGeoJSON(VesselLatest.geom).label("geometry")).where(
-        VesselLatest.mmsi == mmsi
+    # vessel_latest keeps one row per vessel, under the latest report's markings but with a name
+    # or IMO carried over from earlier reports; a partner gets its newest releasable report.
+    table: type[VesselLatest] | type[Position] = VesselLatest if who.local else Position
+    columns = [getattr(table, name) for name in _LATEST]
+    query = (
+        select(*columns, func.ST_AsGeoJSON(table.geom).label("geometry"))
+        .where(table.mmsi == mmsi)
+        .order_by(table.observed_at.desc())
+        .limit(1)
     )
-    return db.execute(visible(query, VesselLatest.__table__, who)).first()
+    return db.execute(visible(query, table.__table__, who)).first()

@@ -1,8 +1,8 @@
 """Who is asking, and what they may see: the one place every read passes through.
 
-The releasability policy (TLP, relto, purpose per caller) arrives in a later issue; until then a
-caller sees everything the node holds. Every read query goes through `visible` so the policy
-is added here once, not in each endpoint.
+`visible` is the releasability policy (`mdx.core.policy.decide`) written as a SQL condition, so
+lists, pagination and single reads filter in the database; `shown` then applies the policy's
+redaction to each row that comes back. A local operator sees everything the node holds.
 """
 
 from __future__ import annotations
@@ -10,8 +10,23 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from fastapi import Request
-from sqlalchemy import FromClause, Row, Select
+from sqlalchemy import (
+    ColumnElement,
+    FromClause,
+    Row,
+    Select,
+    String,
+    and_,
+    any_,
+    false,
+    literal,
+    or_,
+    true,
+)
+
+from mdx.core import policy
+from mdx.core.policy import Decision
+from mdx.core.settings import NodeSettings
 
 # A select and a row of any columns (SQLAlchemy 2.1 types them per column).
 AnySelect = Select[*tuple[Any, ...]]
@@ -21,16 +36,53 @@ S = TypeVar("S", bound=AnySelect)
 
 @dataclass(frozen=True, slots=True)
 class Caller:
-    """The authenticated party behind a request; `node` is None for a local operator."""
+    """The authenticated party behind a request: a local operator (`node` None) or a partner
+    node, with the settings of this node that the policy judges it by."""
 
     node: str | None = None
+    settings: NodeSettings | None = None
 
-
-def caller(request: Request) -> Caller:
-    """FastAPI dependency; authentication replaces this body, not its signature."""
-    return Caller()
+    @property
+    def local(self) -> bool:
+        return self.node is None or (
+            self.settings is not None and self.node == self.settings.node.id
+        )
 
 
 def visible(query: S, table: FromClause, who: Caller) -> S:
-    """`query` restricted to the rows of `table` that `who` may see (for now: all of them)."""
-    return query
+    """`query` restricted to the rows of `table` that the policy releases to `who`."""
+    if who.local:
+        return query
+    if who.settings is None or who.node is None or "tlp" not in table.c:
+        # Nothing to judge by, or rows without markings (dead letters): a partner sees none.
+        return query.where(false())
+    return query.where(_released(table, who.node, who.settings))
+
+
+def _released(table: FromClause, recipient: str, settings: NodeSettings) -> ColumnElement[bool]:
+    """SQL for `policy.decide(row, recipient, settings) != WITHHOLD` (recipient not the holder);
+    tests/integration/test_api_policy.py checks the two agree on every combination."""
+    c = table.c
+    partner = settings.partner(recipient)
+    purpose_ok = or_(c.purpose.is_(None), c.purpose.in_(partner.purposes if partner else []))
+    return and_(
+        c.origin != recipient,
+        or_(
+            c.tlp == "CLEAR",  # public: no purpose restriction
+            and_(c.tlp == "GREEN", true() if partner else false(), purpose_ok),
+            and_(c.tlp == "AMBER", literal(recipient, String) == any_(c.relto), purpose_ok),
+        ),
+    )
+
+
+def shown(row: AnyRow, data: dict[str, Any], who: Caller) -> dict[str, Any]:
+    """`data` of a row `visible` let through, redacted when the policy says so for `who`."""
+    if who.local:
+        return data
+    if who.settings is None or who.node is None:
+        raise RuntimeError("a partner caller without the node's settings")
+    verdict = policy.decide(policy.marked_from_row(row), who.node, who.settings)
+    if verdict.decision is Decision.WITHHOLD:
+        # `visible` and `decide` disagree: a bug, and failing loudly is the only safe answer.
+        raise RuntimeError(f"row released by SQL but withheld by policy ({verdict.rule})")
+    return policy.redact(data) if verdict.decision is Decision.REDACT else data

@@ -19,6 +19,8 @@ api_app = typer.Typer(help="The HTTP API service.", no_args_is_help=True)
 broker_app = typer.Typer(help="The node's own Mosquitto.", no_args_is_help=True)
 db_app = typer.Typer(help="The node's PostGIS database.", no_args_is_help=True)
 keys_app = typer.Typer(help="The node's Ed25519 signing key.", no_args_is_help=True)
+share_app = typer.Typer(help="The share service (partner links).", no_args_is_help=True)
+bridge_app = typer.Typer(help="Mosquitto bridges to the partners.", no_args_is_help=True)
 for sub, name in (
     (node_app, "node"),
     (ingest_app, "ingest"),
@@ -26,6 +28,8 @@ for sub, name in (
     (broker_app, "broker"),
     (db_app, "db"),
     (keys_app, "keys"),
+    (share_app, "share"),
+    (bridge_app, "bridge"),
 ):
     app.add_typer(sub, name=name)
 
@@ -76,6 +80,23 @@ def ingest_run(config: ConfigOption = None) -> None:
 
     _logging()
     serve(_settings(config))
+
+
+@share_app.command("run")
+def share_run(config: ConfigOption = None) -> None:
+    """Publish the outbox to partners and take in what they share, verified."""
+    from mdx.share.main import serve
+
+    _logging()
+    serve(_settings(config))
+
+
+@bridge_app.command("config")
+def bridge_config(config: ConfigOption = None) -> None:
+    """Print the Mosquitto bridge configuration for this node's partners."""
+    from mdx.node import bridges
+
+    typer.echo(bridges.render(_settings(config)), nl=False)
 
 
 @api_app.command("run")

@@ -106,9 +106,37 @@ def accept_envelope(
     return verdict
 
 
-def _judge(
-    envelope: dict[str, Any], producer: str, kind: str, seq: int | None, policy: IntakePolicy
+def accept_foreign(
+    envelope: dict[str, Any],
+    origin: str,
+    sender: str,
+    custody: list[dict[str, Any]],
+    policy: IntakePolicy,
 ) -> Accepted | Rejected:
+    """Judge a partner's item, whose signature (by `origin`) the share layer has verified: the
+    same rules as our own producers' items, except that its source names its origin node."""
+    kind = topics.TYPE_TO_KIND.get(str(envelope.get("type")), "unknown")
+    source = parse_source(str(envelope.get("source", "")))
+    producer = source[1] if source else "unknown"
+    if "tlp" not in envelope:
+        return Rejected(sender, "a shared item must carry its tlp marking")
+    verdict = _judge(envelope, producer, kind, None, policy, node=origin)
+    if isinstance(verdict, Rejected):
+        return Rejected(sender, verdict.reason)
+    verdict.received_via, verdict.custody = sender, custody
+    return verdict
+
+
+def _judge(
+    envelope: dict[str, Any],
+    producer: str,
+    kind: str,
+    seq: int | None,
+    policy: IntakePolicy,
+    node: str | None = None,
+) -> Accepted | Rejected:
+    """`node`: the node the source must name (default: this node, for its own producers)."""
+    expected_node = node or policy.node_id
     violations = policy.schemas.validate_envelope(envelope)
     if violations:
         shown = "; ".join(str(v) for v in violations[:MAX_REASONS])
@@ -126,9 +154,12 @@ def _judge(
         return Rejected(
             producer, f"source {envelope['source']!r} is not urn:mdx:node:producer", seq
         )
-    node, source_producer = source
-    if node != policy.node_id:
-        return Rejected(producer, f"source node {node!r} is not this node {policy.node_id!r}", seq)
+    source_node, source_producer = source
+    if source_node != expected_node:
+        whose = "this node" if node is None else "the signing node"
+        return Rejected(
+            producer, f"source node {source_node!r} is not {whose} {expected_node!r}", seq
+        )
     if source_producer != producer:
         return Rejected(
             producer,
@@ -142,7 +173,7 @@ def _judge(
     return Accepted(
         kind="position" if kind == "position" else "incident",
         producer=producer,
-        origin=node,
+        origin=source_node,
         envelope=envelope,
         tlp=envelope.get("tlp", policy.default_tlp),
         relto=relto,

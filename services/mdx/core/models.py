@@ -28,19 +28,6 @@ EnvelopeAdditionalProperty = TypeAliasType(
 )
 
 
-NodeId = TypeAliasType(
-    "NodeId",
-    Annotated[
-        str,
-        Field(
-            description="Identifier of an mdx node (one coast guard), e.g. jcg, kcg.",
-            max_length=32,
-            pattern="^[a-z][a-z0-9-]{1,31}$",
-        ),
-    ],
-)
-
-
 class TLP(StrEnum):
     CLEAR = "CLEAR"
     GREEN = "GREEN"
@@ -293,6 +280,29 @@ class Status(StrEnum):
     closed = "closed"
 
 
+class PersonRole(StrEnum):
+    crew = "crew"
+    master = "master"
+    passenger = "passenger"
+    missing = "missing"
+    casualty = "casualty"
+    suspect = "suspect"
+    rescuer = "rescuer"
+
+
+class Person(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+    )
+    name: Annotated[str, Field(max_length=200, min_length=1)]
+    role: Annotated[PersonRole, Field(title="PersonRole")]
+    nationality: Annotated[
+        str | None,
+        Field(description="ISO 3166-1 alpha-2.", max_length=2, pattern="^[A-Z]{2}$"),
+    ] = None
+    age: Annotated[int | None, Field(description="In years.", ge=0, le=130)] = None
+
+
 class Incident(BaseModel):
     model_config = ConfigDict(
         extra="forbid",
@@ -329,6 +339,13 @@ class Incident(BaseModel):
     urgency: Urgency | None = None
     vessels: Annotated[list[VesselRef] | None, Field(max_length=50)] = None
     persons_at_risk: Annotated[int | None, Field(ge=0)] = None
+    persons: Annotated[
+        list[Person] | None,
+        Field(
+            description="People involved, by name. Personal data: a node releases them unredacted only to partners registered for personal data and removes them for every other recipient.",
+            max_length=200,
+        ),
+    ] = None
     note: Annotated[
         str | None,
         Field(
@@ -429,6 +446,51 @@ class ServiceStatus(BaseModel):
     status: Annotated[Liveness, Field(title="Liveness")]
 
 
+class CustodyEntry(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+    )
+    node: Annotated[
+        str,
+        Field(
+            description="Identifier of an mdx node (one coast guard), e.g. jcg, kcg.",
+            max_length=32,
+            pattern="^[a-z][a-z0-9-]{1,31}$",
+        ),
+    ]
+    from_: Annotated[
+        str,
+        Field(
+            alias="from",
+            description="Identifier of an mdx node (one coast guard), e.g. jcg, kcg.",
+            max_length=32,
+            pattern="^[a-z][a-z0-9-]{1,31}$",
+        ),
+    ]
+    to: Annotated[
+        str,
+        Field(
+            description="Identifier of an mdx node (one coast guard), e.g. jcg, kcg.",
+            max_length=32,
+            pattern="^[a-z][a-z0-9-]{1,31}$",
+        ),
+    ]
+    at: Annotated[
+        AwareDatetime,
+        Field(
+            description="RFC 3339 date-time, profiled so every consumer's parser takes it: upper-case T and Z, seconds 00-59 (no leap second), at most 9 fraction digits, an offset always."
+        ),
+    ]
+    sig: Annotated[
+        str,
+        Field(
+            description="JWS compact serialization with detached payload: BASE64URL(header)..BASE64URL(signature).",
+            max_length=2048,
+            pattern="^[A-Za-z0-9_-]+\\.\\.[A-Za-z0-9_-]+$",
+        ),
+    ]
+
+
 class Envelope(BaseModel):
     model_config = ConfigDict(
         extra="allow",
@@ -490,10 +552,91 @@ class Envelope(BaseModel):
     ] = None
 
 
+class SignedEnvelope(Envelope):
+    sig: Annotated[
+        str,
+        Field(
+            description="JWS compact serialization with detached payload: BASE64URL(header)..BASE64URL(signature).",
+            max_length=2048,
+            pattern="^[A-Za-z0-9_-]+\\.\\.[A-Za-z0-9_-]+$",
+        ),
+    ]
+
+
+class ShareMessage(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+    )
+    envelope: Annotated[
+        SignedEnvelope,
+        Field(
+            description="The envelope as its origin signed it; its sig attribute is the origin's signature.",
+            title="SignedEnvelope",
+        ),
+    ]
+    sender: Annotated[
+        str,
+        Field(
+            description="Identifier of an mdx node (one coast guard), e.g. jcg, kcg.",
+            max_length=32,
+            pattern="^[a-z][a-z0-9-]{1,31}$",
+        ),
+    ]
+    recipient: Annotated[
+        str,
+        Field(
+            description="Identifier of an mdx node (one coast guard), e.g. jcg, kcg.",
+            max_length=32,
+            pattern="^[a-z][a-z0-9-]{1,31}$",
+        ),
+    ]
+    seq: Annotated[
+        int,
+        Field(
+            description="Position in the stream (sender, recipient), from 1; at most 2^53 - 1, the largest integer RFC 8785 represents exactly.",
+            ge=1,
+            le=9007199254740991,
+        ),
+    ]
+    sent_at: Annotated[
+        AwareDatetime,
+        Field(
+            description="RFC 3339 date-time, profiled so every consumer's parser takes it: upper-case T and Z, seconds 00-59 (no leap second), at most 9 fraction digits, an offset always."
+        ),
+    ]
+    expires_at: Annotated[
+        AwareDatetime,
+        Field(
+            description="After this the recipient refuses the message (a replay, or held too long) and relies on backfill."
+        ),
+    ]
+    custody: Annotated[
+        list[CustodyEntry],
+        Field(
+            description="Nodes that passed the item on, in order from the origin's first recipient to the sender; empty when the sender is the origin.",
+            max_length=16,
+        ),
+    ]
+    sig: Annotated[
+        str,
+        Field(
+            description="The sender's signature over the message without sig.",
+            max_length=2048,
+            pattern="^[A-Za-z0-9_-]+\\.\\.[A-Za-z0-9_-]+$",
+        ),
+    ]
+
+
 MdxDocument = TypeAliasType(
     "MdxDocument",
     Annotated[
-        Envelope | Position | Incident | Receipt | DeadLetter | ServiceStatus,
+        Envelope
+        | Position
+        | Incident
+        | Receipt
+        | DeadLetter
+        | ServiceStatus
+        | ShareMessage,
         Field(description="Any top-level mdx JSON document.", title="MdxDocument"),
     ],
 )

@@ -97,7 +97,8 @@ ON CONFLICT (incident_id) DO UPDATE SET
   source = EXCLUDED.source, event_id = EXCLUDED.event_id, origin = EXCLUDED.origin,
   tlp = EXCLUDED.tlp, relto = EXCLUDED.relto, purpose = EXCLUDED.purpose,
   received_via = EXCLUDED.received_via, signature = EXCLUDED.signature,
-  custody = EXCLUDED.custody, version = EXCLUDED.version, category = EXCLUDED.category, status = EXCLUDED.status,
+  custody = EXCLUDED.custody, version = EXCLUDED.version, category = EXCLUDED.category,
+  status = EXCLUDED.status,
   severity = EXCLUDED.severity, certainty = EXCLUDED.certainty, urgency = EXCLUDED.urgency,
   title = EXCLUDED.title, observed_at = EXCLUDED.observed_at, geom = EXCLUDED.geom,
   data = EXCLUDED.data, received_at = now()

@@ -24,12 +24,12 @@ from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
-from mdx.core import store, topics
+from mdx.core import sharing, store, topics
 from mdx.core.envelope import utc_now_iso
 from mdx.core.intake import Accepted, IntakePolicy, Rejected, accept
+from mdx.core.receipts import ReceiptTracker
 from mdx.core.schemas import SchemaSet
 from mdx.core.settings import NodeSettings
-from mdx.ingest.receipts import ReceiptTracker
 
 log = logging.getLogger("mdx.ingest")
 
@@ -60,6 +60,8 @@ class IngestService:
             schemas=schemas or SchemaSet(),
             max_payload_bytes=cfg.max_payload_bytes,
         )
+        # What leaves the node is decided as each item is stored (the outbox, same transaction).
+        self.route = sharing.router(settings)
         self.receive_maximum = min(65535, cfg.queue_size)
         self.inbox: queue.Queue[Inbound] = queue.Queue(maxsize=cfg.queue_size)
         self.tracker = ReceiptTracker()
@@ -178,7 +180,9 @@ class IngestService:
         seqs = [(v.producer, v.seq) for _, v in judged if v.seq is not None]
         receipts = self.tracker.preview(seqs)
         try:
-            dead = store.write_batch(conn, [v for _, v in accepted], bounced, receipts)
+            dead = store.write_batch(
+                conn, [v for _, v in accepted], bounced, receipts, route=self.route
+            )
         except _REFUSED as e:
             # One message the database refuses must not block the batch around it.
             log.warning("batch refused by the database (%s); storing one by one", e)
@@ -207,12 +211,11 @@ class IngestService:
             producer = (topics.parse_inbound(m.topic) or ("unknown", ""))[0]
             return Rejected(producer, f"internal error while judging: {e!r}")
 
-    @staticmethod
     def _store_or_bounce(
-        conn: psycopg.Connection[Any], m: Inbound, v: Accepted
+        self, conn: psycopg.Connection[Any], m: Inbound, v: Accepted
     ) -> list[store.DeadLetterRow]:
         try:
-            return store.write_batch(conn, [v], [])
+            return store.write_batch(conn, [v], [], route=self.route)
         except _REFUSED as e:
             reason = f"refused by the database: {str(e).splitlines()[0]}"
             bounce = store.Bounced(Rejected(v.producer, reason, v.seq), m.topic, m.payload)

@@ -22,7 +22,7 @@ class BrokerError(RuntimeError):
     pass
 
 
-def render_config(port: int, data_dir: Path, host: str = "127.0.0.1") -> Path:
+def render_config(port: int, data_dir: Path, host: str = "127.0.0.1", extra: str = "") -> Path:
     """Write `data_dir/mosquitto.conf`: a listener and a persistence folder the broker can write,
     plus the shared policy. Returns the config file's path."""
     data_dir = data_dir.resolve()
@@ -48,7 +48,8 @@ def render_config(port: int, data_dir: Path, host: str = "127.0.0.1") -> Path:
         )
         lines.insert(1, "user root")
     conf = data_dir / "mosquitto.conf"
-    conf.write_text("\n".join(lines) + "\n")
+    # `extra` (the bridges) comes last: each `connection` section runs to the end of the file.
+    conf.write_text("\n".join(lines) + "\n" + extra)
     check_writable(store, "root" if "user root" in lines else BROKER_USER)
     return conf
 
@@ -90,9 +91,11 @@ def mosquitto_binary() -> str:
     return found
 
 
-def start(port: int, data_dir: Path, host: str = "127.0.0.1") -> subprocess.Popen[bytes]:
+def start(
+    port: int, data_dir: Path, host: str = "127.0.0.1", extra: str = ""
+) -> subprocess.Popen[bytes]:
     """Start Mosquitto and wait until it accepts connections."""
-    conf = render_config(port, data_dir, host)
+    conf = render_config(port, data_dir, host, extra)
     proc = subprocess.Popen([mosquitto_binary(), "-c", str(conf)])
     wait_for_port(host, port, proc)
     return proc

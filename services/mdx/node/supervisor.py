@@ -15,11 +15,11 @@ from pathlib import Path
 
 from mdx.core import migrate
 from mdx.core.settings import NodeSettings
-from mdx.node import broker
+from mdx.node import bridges, broker
 
 log = logging.getLogger("mdx.node")
 
-SERVICES = ("ingest", "api")
+SERVICES = ("ingest", "share", "api")
 
 
 def _spawn(service: str, config: Path) -> subprocess.Popen[bytes]:
@@ -28,12 +28,20 @@ def _spawn(service: str, config: Path) -> subprocess.Popen[bytes]:
     )
 
 
+def _start_broker(settings: NodeSettings) -> subprocess.Popen[bytes]:
+    """The node's Mosquitto, bridged to every partner's."""
+    return broker.start(
+        settings.broker.port,
+        settings.broker.data_dir,
+        settings.broker.host,
+        extra=bridges.render(settings),
+    )
+
+
 def run(settings: NodeSettings, config: Path, own_broker: bool = True) -> None:
     procs: dict[str, subprocess.Popen[bytes]] = {}
     if own_broker:
-        procs["broker"] = broker.start(
-            settings.broker.port, settings.broker.data_dir, settings.broker.host
-        )
+        procs["broker"] = _start_broker(settings)
         log.info("broker on %s:%d", settings.broker.host, settings.broker.port)
     migrate.upgrade(settings.database.url)
     for service in SERVICES:
@@ -52,13 +60,8 @@ def run(settings: NodeSettings, config: Path, own_broker: bool = True) -> None:
             for name, proc in list(procs.items()):
                 if proc.poll() is not None and not stopping:
                     log.error("%s exited with %s; restarting it", name, proc.returncode)
-                    procs[name] = (
-                        broker.start(
-                            settings.broker.port, settings.broker.data_dir, settings.broker.host
-                        )
-                        if name == "broker"
-                        else _spawn(name, config)
-                    )
+                    restart = _start_broker if name == "broker" else None
+                    procs[name] = restart(settings) if restart else _spawn(name, config)
     finally:
         for proc in procs.values():
             if proc.poll() is None:

@@ -1,0 +1,113 @@
+"""Inbound streams: partners' share messages in, verified, judged and stored with provenance.
+
+A message is opened (transport signature, recipient, expiry, origin signature, custody chain:
+mdx.core.signing), its item judged by the same rules as our own producers' items
+(mdx.core.intake.accept_foreign) and stored; anything refused is dead-lettered with the reason
+and audited. Each sender's stream is receipted cumulatively, like a producer's.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+import psycopg
+
+from mdx.core import signing, topics
+from mdx.core.intake import Accepted, IntakePolicy, Rejected, accept_foreign
+from mdx.core.keys import NodeKeys
+from mdx.core.store import Bounced
+
+_AUDIT = "INSERT INTO audit_log (event, peer, detail) VALUES (%s, %s, %s)"
+_SEEN = """
+INSERT INTO share_streams (peer, direction, last_seq, acked_seq, last_seen_at)
+VALUES (%(peer)s, 'in', %(seq)s, %(seq)s, now())
+ON CONFLICT (peer, direction) DO UPDATE SET
+  last_seq = greatest(share_streams.last_seq, %(seq)s), last_seen_at = now()
+"""
+
+
+@dataclass
+class Judged:
+    """A batch of inbound share messages, sorted into what to store and what to refuse."""
+
+    accepted: list[Accepted] = field(default_factory=list)
+    bounced: list[Bounced] = field(default_factory=list)
+    # (sender, seq) of every message that was opened: receipted once stored.
+    seqs: list[tuple[str, int]] = field(default_factory=list)
+
+
+def sender_of(topic: str) -> str:
+    """The sender named by a share topic mdx/v1/share/{sender}/{recipient}."""
+    parts = topic.split("/")
+    return parts[3] if len(parts) == 5 and parts[2] == "share" else "unknown"
+
+
+def judge(messages: list[tuple[str, bytes]], keys: NodeKeys, policy: IntakePolicy) -> Judged:
+    out = Judged()
+    now = datetime.now(UTC)
+    for topic, payload in messages:
+        claimed = sender_of(topic)
+        try:
+            opened = signing.open_message(
+                payload, me=keys.node_id, trusted=keys.trusted, now=now, schemas=policy.schemas
+            )
+        except signing.ShareRejected as e:
+            out.bounced.append(
+                Bounced(Rejected(claimed, f"share refused: {e.reason}"), topic, payload)
+            )
+            continue
+        if opened.sender != claimed:
+            reason = f"share refused: sent by {opened.sender!r} on {claimed!r}'s stream"
+            out.bounced.append(Bounced(Rejected(claimed, reason), topic, payload))
+            continue
+        out.seqs.append((opened.sender, opened.seq))
+        verdict = accept_foreign(
+            opened.envelope, opened.origin, opened.sender, list(opened.custody), policy
+        )
+        if isinstance(verdict, Rejected):
+            out.bounced.append(Bounced(verdict, topic, payload))
+        else:
+            verdict.topic, verdict.payload = topic, payload
+            out.accepted.append(verdict)
+    return out
+
+
+def audit_refusals(conn: psycopg.Connection[Any], bounced: list[Bounced]) -> None:
+    """Every refusal at the border leaves a trace (the dead letter keeps the bytes)."""
+    if not bounced:
+        return
+    with conn.transaction(), conn.cursor() as cur:
+        cur.executemany(
+            _AUDIT,
+            [
+                (
+                    "share-refused",
+                    b.rejected.producer,
+                    orjson.dumps({"topic": b.topic, "reason": b.rejected.reason}).decode(),
+                )
+                for b in bounced
+            ],
+        )
+
+
+def record_seen(conn: psycopg.Connection[Any], watermarks: dict[str, int]) -> None:
+    with conn.transaction(), conn.cursor() as cur:
+        for peer, seq in watermarks.items():
+            cur.execute(_SEEN, {"peer": peer, "seq": seq})
+
+
+def receipt_body(sender: str, seq: int) -> bytes:
+    return orjson.dumps(
+        {
+            "producer": sender,
+            "seq": seq,
+            "time": datetime.now(UTC).isoformat().replace("+00:00", "Z"),
+        }
+    )
+
+
+def receipt_topic(sender: str, me: str) -> str:
+    return topics.share_receipt(sender, me)

@@ -1,0 +1,224 @@
+"""The share service: this node's side of every partner link.
+
+Outbound, it numbers, seals and publishes the outbox (mdx.share.outbound) and applies the
+partners' receipts. Inbound, it takes partners' share messages, verifies and stores them with
+their provenance (mdx.share.inbound), acknowledging each only after its row or dead letter is
+committed, and receipts each partner's stream cumulatively. Both sides go through the node's
+own broker; the Mosquitto bridges carry the streams between nodes.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from typing import Any
+
+import orjson
+import paho.mqtt.client as mqtt
+import psycopg
+from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+
+from mdx.core import sharing, store, topics
+from mdx.core.intake import IntakePolicy
+from mdx.core.keys import NodeKeys, load_node_keys
+from mdx.core.receipts import ReceiptTracker
+from mdx.core.schemas import SchemaSet
+from mdx.core.settings import NodeSettings
+from mdx.share import inbound, outbound
+
+log = logging.getLogger("mdx.share")
+
+SESSION_EXPIRY_S = 7 * 24 * 3600
+RECEIVE_MAXIMUM = 2000
+# Receipts of inbound streams are kept in producer_receipts under this prefix.
+NODE_PREFIX = "node:"
+
+
+class ShareService:
+    def __init__(
+        self,
+        settings: NodeSettings,
+        schemas: SchemaSet | None = None,
+        keys: NodeKeys | None = None,
+    ) -> None:
+        self.settings = settings
+        self.me = settings.node.id
+        self.keys = keys or load_node_keys(settings)
+        self.policy = IntakePolicy(
+            node_id=self.me,
+            default_tlp=settings.node.default_tlp,
+            schemas=schemas or SchemaSet(),
+            max_payload_bytes=settings.ingest.max_payload_bytes,
+        )
+        self.route = sharing.router(settings)
+        self.tracker = ReceiptTracker()
+        self.inbox: queue.Queue[tuple[int, int, str, bytes]] = queue.Queue()
+        self.receipts: queue.Queue[tuple[str, int]] = queue.Queue()
+        self.stopping = threading.Event()
+        self.wake = threading.Event()
+        self.epoch = 0
+        self.client = mqtt.Client(
+            CallbackAPIVersion.VERSION2,
+            client_id=f"mdx-{self.me}-share",
+            protocol=mqtt.MQTTv5,
+            manual_ack=True,
+        )
+        self.client.max_queued_messages_set(0)
+        self.client.max_inflight_messages_set(1000)
+        self.client.on_connect = self._on_connect
+        self.client.on_message = self._on_message
+
+    # -- MQTT ------------------------------------------------------------------------
+    def _on_connect(self, client: mqtt.Client, _u: Any, _f: Any, rc: Any, _p: Any) -> None:
+        if rc.is_failure:
+            log.error("broker refused the connection: %s", rc)
+            return
+        self.epoch += 1
+        client.subscribe([(topics.share("+", self.me), 1), (topics.share_receipt(self.me, "+"), 1)])
+        log.info("connected; receiving streams to %s and their receipts", self.me)
+
+    def _on_message(self, client: mqtt.Client, _u: Any, msg: mqtt.MQTTMessage) -> None:
+        parts = msg.topic.split("/")
+        if parts[2] == "share-receipt":
+            try:
+                seq = int(orjson.loads(msg.payload)["seq"])
+            except Exception:  # a malformed receipt changes nothing: log it and move on
+                log.warning("ignoring a malformed receipt on %s", msg.topic)
+            else:
+                self.receipts.put((parts[4], seq))
+                self.wake.set()
+            client.ack(msg.mid, msg.qos)
+            return
+        self.inbox.put((msg.mid, self.epoch, msg.topic, bytes(msg.payload)))
+
+    # -- lifecycle ---------------------------------------------------------------------
+    def run(self) -> None:
+        props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
+        props.SessionExpiryInterval = SESSION_EXPIRY_S
+        props.ReceiveMaximum = RECEIVE_MAXIMUM
+        broker = self.settings.broker
+        self.client.reconnect_delay_set(min_delay=1, max_delay=5)
+        self.client.connect_async(
+            broker.host, broker.port, keepalive=30, clean_start=False, properties=props
+        )
+        self.client.loop_start()
+        sender = threading.Thread(target=self._outbound_loop, name="outbound", daemon=True)
+        sender.start()
+        try:
+            self._inbound_loop()
+        finally:
+            self.stopping.set()
+            self.wake.set()
+            sender.join(timeout=10)
+            self.client.disconnect()
+            self.client.loop_stop()
+
+    def stop(self) -> None:
+        self.stopping.set()
+        self.wake.set()
+
+    # -- outbound ----------------------------------------------------------------------
+    def _outbound_loop(self) -> None:
+        cfg = self.settings.sharing
+        conn = _connect(self.settings, self.stopping)
+        while not self.stopping.is_set():
+            try:
+                while not self.receipts.empty():
+                    peer, seq = self.receipts.get_nowait()
+                    outbound.mark_delivered(conn, peer, seq)
+                outbound.number(conn)
+                sealed = outbound.due(
+                    conn,
+                    self.keys,
+                    republish_after_s=cfg.republish_after_s,
+                    validity_s=cfg.message_validity_s,
+                    limit=cfg.batch_size,
+                )
+                for s in sealed:
+                    self.client.publish(topics.share(self.me, s.recipient), s.payload, qos=1)
+                if sealed:
+                    outbound.mark_published(conn, [s.outbox_id for s in sealed])
+                else:
+                    self.wake.wait(0.2)
+                    self.wake.clear()
+            except psycopg.OperationalError as e:
+                log.error("database unavailable (%s); retrying", e)
+                conn.close()
+                conn = _connect(self.settings, self.stopping)
+        conn.close()
+
+    # -- inbound -----------------------------------------------------------------------
+    def _inbound_loop(self) -> None:
+        conn = _connect(self.settings, self.stopping)
+        self.tracker.watermark = {
+            p.removeprefix(NODE_PREFIX): s
+            for p, s in store.load_receipts(conn).items()
+            if p.startswith(NODE_PREFIX)
+        }
+        while not self.stopping.is_set():
+            batch = self._next_batch()
+            while batch and not self.stopping.is_set():
+                try:
+                    self._process(conn, batch)
+                    batch = []
+                except psycopg.OperationalError as e:
+                    log.error("database unavailable (%s); retrying the batch", e)
+                    conn.close()
+                    conn = _connect(self.settings, self.stopping)
+        conn.close()
+
+    def _next_batch(self) -> list[tuple[int, int, str, bytes]]:
+        try:
+            batch = [self.inbox.get(timeout=0.2)]
+        except queue.Empty:
+            return []
+        deadline = time.monotonic() + 0.05
+        while len(batch) < 500 and (remaining := deadline - time.monotonic()) > 0:
+            try:
+                batch.append(self.inbox.get(timeout=remaining))
+            except queue.Empty:
+                break
+        return batch
+
+    def _process(
+        self, conn: psycopg.Connection[Any], batch: list[tuple[int, int, str, bytes]]
+    ) -> None:
+        judged = inbound.judge([(t, p) for _, _, t, p in batch], self.keys, self.policy)
+        moved = self.tracker.preview(judged.seqs)
+        store.write_batch(
+            conn,
+            judged.accepted,
+            judged.bounced,
+            {NODE_PREFIX + s: n for s, n in moved.items()},
+            route=self.route,
+        )
+        inbound.audit_refusals(conn, judged.bounced)
+        if moved:
+            inbound.record_seen(conn, moved)
+        for mid, epoch, _, _ in batch:
+            if epoch == self.epoch:
+                self.client.ack(mid, 1)
+        self.tracker.apply(judged.seqs)
+        for sender, seq in moved.items():
+            self.client.publish(
+                inbound.receipt_topic(sender, self.me),
+                inbound.receipt_body(sender, seq),
+                qos=1,
+                retain=True,
+            )
+        if judged.accepted:
+            self.wake.set()  # re-shared items may be waiting in the outbox
+
+
+def _connect(settings: NodeSettings, stopping: threading.Event) -> psycopg.Connection[Any]:
+    while True:
+        try:
+            return store.connect(settings.database.url)
+        except psycopg.OperationalError as e:
+            log.error("cannot reach the database (%s); retrying", e)
+            if stopping.wait(1.0):
+                raise
