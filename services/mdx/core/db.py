@@ -173,13 +173,13 @@ class Outbox(Base):
     source: Mapped[str] = mapped_column(String(128))
     event_id: Mapped[uuid.UUID] = mapped_column(UUID)
     envelope: Mapped[dict[str, Any]] = mapped_column(JSONB)
-    custody: Mapped[list[dict[str, Any]]] = mapped_column(JSONB, default=list)
+    custody: Mapped[list[dict[str, Any]]] = mapped_column(JSONB, server_default="[]")
     # Our own item with its personal data removed for this recipient (policy said redact).
-    redacted: Mapped[bool] = mapped_column(default=False)
+    redacted: Mapped[bool] = mapped_column(server_default="false")
     seq: Mapped[int | None] = mapped_column(BigInteger)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     published_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    attempts: Mapped[int] = mapped_column(Integer, server_default="0")
     delivered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
     __table_args__ = (
@@ -198,8 +198,8 @@ class ShareStream(Base):
     peer: Mapped[str] = mapped_column(String(32), primary_key=True)
     direction: Mapped[str] = mapped_column(String(3), primary_key=True)
     # out: last seq assigned / highest seq the recipient receipted. in: highest contiguous seq.
-    last_seq: Mapped[int] = mapped_column(BigInteger, default=0)
-    acked_seq: Mapped[int] = mapped_column(BigInteger, default=0)
+    last_seq: Mapped[int] = mapped_column(BigInteger, server_default="0")
+    acked_seq: Mapped[int] = mapped_column(BigInteger, server_default="0")
     last_seen_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 

@@ -1,0 +1,187 @@
+"""A network of real nodes for federation tests: each with its own PostGIS database, its own
+Mosquitto (bridged to its partners'), its own signing key, and its services as processes."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+import tempfile
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import psycopg
+from sqlalchemy import make_url
+
+from mdx.core import keys, migrate, store
+from mdx.core.settings import NodeSettings, load_settings
+from mdx.node import bridges, broker
+from tests.conftest import PG_ADMIN, TABLES, free_port
+
+# What each demo node registers each partner for (as in infra/nodes/*.toml).
+DEMO = ("jcg", "kcg", "uscg")
+
+
+@dataclass
+class Node:
+    id: str
+    dir: Path
+    db: str
+    broker_port: int
+    api_port: int
+    config: Path = field(init=False)
+    procs: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+
+    @property
+    def settings(self) -> NodeSettings:
+        return load_settings(self.config)
+
+    @property
+    def api(self) -> str:
+        return f"http://127.0.0.1:{self.api_port}"
+
+    def start_broker(self) -> None:
+        self.procs["broker"] = broker.start(
+            self.broker_port, self.dir / "mosquitto", extra=bridges.render(self.settings)
+        )
+
+    def start(self, service: str) -> None:
+        log = (self.dir / f"{service}.log").open("ab")
+        self.procs[service] = subprocess.Popen(
+            [sys.executable, "-m", "mdx.cli.main", service, "run", "--config", str(self.config)],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+
+    def kill(self, service: str) -> None:
+        proc = self.procs.pop(service)
+        proc.kill()
+        proc.wait()
+
+    def stop(self, service: str) -> None:
+        proc = self.procs.pop(service, None)
+        if proc is not None and proc.poll() is None:
+            proc.terminate()
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+
+    def stop_all(self) -> None:
+        for service in [s for s in self.procs if s != "broker"]:
+            self.stop(service)
+        self.stop("broker")
+
+    def log(self, service: str) -> str:
+        path = self.dir / f"{service}.log"
+        return path.read_text(errors="replace") if path.exists() else ""
+
+    def scalar(self, sql: str, *params: object) -> object:
+        with psycopg.connect(store.libpq_dsn(self.db)) as conn:
+            row = conn.execute(sql, params).fetchone()
+            return row[0] if row else None
+
+
+def _toml(
+    node: Node, nodes: dict[str, Node], registrations: dict[tuple[str, str], tuple[list[str], bool]]
+) -> str:
+    lines = [
+        "[node]",
+        f'id = "{node.id}"',
+        'default_tlp = "GREEN"',
+        f'signing_key = "{node.dir / "keys" / (node.id + ".key")}"',
+        "[broker]",
+        f"port = {node.broker_port}",
+        f'data_dir = "{node.dir / "mosquitto"}"',
+        "[database]",
+        f'url = "{node.db}"',
+        "[api]",
+        f"port = {node.api_port}",
+        "[sharing]",
+        "republish_after_s = 3",
+        "message_validity_s = 600",
+    ]
+    for other in nodes.values():
+        if other.id == node.id:
+            continue
+        purposes, personal = registrations[(node.id, other.id)]
+        lines += [
+            "[[partners]]",
+            f'id = "{other.id}"',
+            f"broker_port = {other.broker_port}",
+            f'api_url = "{other.api}"',
+            f'public_key = "{other.dir / "keys" / (other.id + ".pub")}"',
+            "purposes = [" + ", ".join(f'"{p}"' for p in purposes) + "]",
+            f"personal_data = {'true' if personal else 'false'}",
+        ]
+    return "\n".join(lines) + "\n"
+
+
+def demo_registrations() -> dict[tuple[str, str], tuple[list[str], bool]]:
+    """The registrations of the demo configs, read from infra/nodes/*.toml."""
+    root = Path(__file__).resolve().parents[2] / "infra" / "nodes"
+    out = {}
+    for node in DEMO:
+        for p in load_settings(root / f"{node}.toml").partners:
+            out[(node, p.id)] = (p.purposes, p.personal_data)
+    return out
+
+
+@dataclass
+class Network:
+    nodes: dict[str, Node]
+    root: Path
+
+    def __getitem__(self, node: str) -> Node:
+        return self.nodes[node]
+
+    def start(self, services: tuple[str, ...] = ("ingest", "share", "api")) -> None:
+        for n in self.nodes.values():
+            n.start_broker()
+        for n in self.nodes.values():
+            for s in services:
+                n.start(s)
+
+    def stop(self) -> None:
+        for n in self.nodes.values():
+            n.stop_all()
+
+    def reset(self) -> None:
+        """Empty every node's tables (the schema stays)."""
+        for n in self.nodes.values():
+            with psycopg.connect(store.libpq_dsn(n.db), autocommit=True) as conn:
+                conn.execute(f"TRUNCATE {', '.join(TABLES)} RESTART IDENTITY")
+
+
+def build_network(ids: tuple[str, ...] = DEMO) -> Iterator[Network]:
+    root = Path(tempfile.mkdtemp(prefix="mdx-net-"))
+    root.chmod(0o755)  # the brokers' own user must reach their folders
+    tag = uuid.uuid4().hex[:6]
+    nodes: dict[str, Node] = {}
+    for nid in ids:
+        d = root / nid
+        d.mkdir()
+        d.chmod(0o755)
+        url = make_url(PG_ADMIN).set(database=f"mdx_test_{tag}_{nid}")
+        nodes[nid] = Node(
+            nid, d, url.render_as_string(hide_password=False), free_port(), free_port()
+        )
+        keys.generate(d / "keys" / f"{nid}.key")
+    registrations = demo_registrations()
+    for n in nodes.values():
+        n.config = n.dir / f"{n.id}.toml"
+        n.config.write_text(_toml(n, nodes, registrations))
+        migrate.upgrade(n.db)
+    net = Network(nodes, root)
+    try:
+        yield net
+    finally:
+        net.stop()
+        with psycopg.connect(store.libpq_dsn(PG_ADMIN), autocommit=True) as conn:
+            for n in nodes.values():
+                name = make_url(n.db).database
+                conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        shutil.rmtree(root, ignore_errors=True)

@@ -1,0 +1,165 @@
+"""Three sovereign nodes (JCG, KCG, USCG), each with its own broker, database and key, bridged:
+what one shares reaches exactly the partners its policy allows, verified, exactly once."""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import orjson
+import pytest
+
+from mdx.core.envelope import make_envelope
+from tests.integration.federation import Network, Node, build_network
+from tests.integration.harness import RawPublisher, wait_for
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def net() -> Iterator[Network]:
+    for network in build_network():
+        network.start()
+        for node in network.nodes.values():
+            wait_for(lambda n=node: _healthy(n), 30, lambda n=node: f"{n.id} api: {n.log('api')}")
+        yield network
+
+
+def _healthy(node: Node) -> bool:
+    try:
+        return httpx.get(f"{node.api}/healthz", timeout=1).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+def publish(
+    node: Node, producer: str, kind: str, data: dict[str, Any], **markings: Any
+) -> dict[str, Any]:
+    envelope = make_envelope(node.id, producer, f"mdx.{kind}.v1", data, **markings)
+    pub = RawPublisher("127.0.0.1", node.broker_port, f"test-{uuid.uuid4().hex[:6]}")
+    pub.publish_all([(f"mdx/v1/in/{producer}/{kind}", orjson.dumps(envelope))])
+    pub.close()
+    return envelope
+
+
+def incident(**changes: Any) -> dict[str, Any]:
+    return {
+        "incident_id": str(uuid.uuid4()),
+        "version": 1,
+        "category": "iuu_fishing",
+        "status": "reported",
+        "title": "Unlit trawler in the agreement zone",
+        "location": {"type": "Point", "coordinates": [129.21, 34.47]},
+        "observed_at": "2026-11-25T08:00:00Z",
+    } | changes
+
+
+def has_incident(node: Node, incident_id: str) -> bool:
+    return node.scalar("SELECT count(*) FROM incidents WHERE incident_id = %s", incident_id) == 1
+
+
+def test_amber_for_kcg_reaches_kcg_and_never_uscg(net: Network) -> None:
+    jcg, kcg, uscg = net["jcg"], net["kcg"], net["uscg"]
+    amber = incident()
+    publish(
+        jcg, "patrol1", "incident", amber, tlp="AMBER", relto=["kcg"], purpose="FisheriesMonitoring"
+    )
+    green = incident(category="sar", title="Fishing vessel taking on water")
+    publish(jcg, "patrol1", "incident", green, tlp="GREEN", purpose="SAR")
+
+    wait_for(
+        lambda: has_incident(kcg, amber["incident_id"]),
+        30,
+        lambda: "AMBER at KCG; share log: " + jcg.log("share")[-3000:] + kcg.log("share")[-3000:],
+    )
+    wait_for(lambda: has_incident(uscg, green["incident_id"]), 30, "GREEN at USCG")
+    wait_for(lambda: has_incident(kcg, green["incident_id"]), 30, "GREEN at KCG")
+    # The GREEN one came after the AMBER one on JCG's stream to USCG: the AMBER one never will.
+    assert not has_incident(uscg, amber["incident_id"])
+    assert (
+        jcg.scalar(
+            "SELECT count(*) FROM outbox WHERE recipient = 'uscg' AND event_id IN "
+            "(SELECT event_id FROM incident_versions WHERE incident_id = %s)",
+            amber["incident_id"],
+        )
+        == 0
+    )
+    # Provenance at KCG: from JCG, signature verified and kept.
+    assert (
+        kcg.scalar(
+            "SELECT origin || '/' || received_via FROM incidents WHERE incident_id = %s",
+            amber["incident_id"],
+        )
+        == "jcg/jcg"
+    )
+    assert (
+        str(
+            kcg.scalar(
+                "SELECT signature FROM incidents WHERE incident_id = %s", amber["incident_id"]
+            )
+        ).count(".")
+        == 2
+    )
+    api = httpx.get(f"{kcg.api}/api/v1/incidents/{amber['incident_id']}").json()
+    assert api["properties"]["tlp"] == "AMBER" and api["properties"]["origin"] == "jcg"
+    assert httpx.get(f"{uscg.api}/api/v1/incidents/{amber['incident_id']}").status_code == 404
+
+
+def test_kill_share_service_mid_stream_loses_and_duplicates_nothing(net: Network) -> None:
+    jcg, kcg = net["jcg"], net["kcg"]
+    producer = f"ais{uuid.uuid4().hex[:4]}"
+    n = 2_000
+    envelopes = [
+        make_envelope(
+            "jcg",
+            producer,
+            "mdx.position.v1",
+            {
+                "mmsi": f"431{i:06d}",
+                "lat": 34.0 + i / 10_000,
+                "lon": 129.5,
+                "observed_at": "2026-11-25T08:00:00Z",
+                "source_type": "ais-terrestrial",
+            },
+            tlp="GREEN",
+        )
+        for i in range(n)
+    ]
+    source = f"urn:mdx:jcg:{producer}"
+
+    def at_kcg() -> int:
+        return int(kcg.scalar("SELECT count(*) FROM positions WHERE source = %s", source))  # type: ignore[arg-type]
+
+    pub = RawPublisher("127.0.0.1", jcg.broker_port, f"burst-{producer}")
+    burst = threading.Thread(
+        target=lambda: pub.publish_all(
+            (f"mdx/v1/in/{producer}/position", orjson.dumps(e)) for e in envelopes
+        )
+    )
+    burst.start()
+    wait_for(lambda: at_kcg() >= 200, 60, lambda: f"first rows at KCG: {jcg.log('share')[-2000:]}")
+    jcg.kill("share")
+    assert at_kcg() < n, "the stream finished before the kill: the test proves nothing"
+    jcg.start("share")
+    burst.join(60)
+    pub.close()
+    wait_for(lambda: at_kcg() >= n, 120, lambda: f"{n} positions at KCG, have {at_kcg()}")
+    assert at_kcg() == n
+    assert (
+        kcg.scalar("SELECT count(DISTINCT event_id) FROM positions WHERE source = %s", source) == n
+    )
+    wait_for(
+        lambda: (
+            jcg.scalar(
+                "SELECT count(*) FROM outbox WHERE recipient = 'kcg' AND "
+                "source = %s AND delivered_at IS NULL",
+                source,
+            )
+            == 0
+        ),
+        60,
+        "every row receipted",
+    )
