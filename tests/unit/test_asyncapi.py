@@ -27,15 +27,20 @@ from mdx.core.schemas import (
     STATUS_SCHEMA_ID,
     SchemaSet,
 )
+from mdx.core.signing import SHARE_SCHEMA_ID
 
 DOC_PATH = SCHEMA_DIR / "asyncapi.yaml"
 PAYLOAD_FORMAT = "application/schema+json;version=draft-2020-12"
-EXPECTED = {  # channel id -> (address, node's action, retained, payload root schema)
-    "inPosition": ("mdx/v1/in/{producer}/position", "receive", False, ENVELOPE_SCHEMA_ID),
-    "inIncident": ("mdx/v1/in/{producer}/incident", "receive", False, ENVELOPE_SCHEMA_ID),
-    "receipt": ("mdx/v1/receipt/{producer}", "send", True, RECEIPT_SCHEMA_ID),
-    "deadletter": ("mdx/v1/deadletter/{producer}", "send", False, DEADLETTER_SCHEMA_ID),
-    "status": ("mdx/v1/status/{service}", "send", True, STATUS_SCHEMA_ID),
+RECEIVE, SEND, BOTH = {"receive"}, {"send"}, {"send", "receive"}
+EXPECTED = {  # channel id -> (address, node's actions, retained, payload root schema)
+    "inPosition": ("mdx/v1/in/{producer}/position", RECEIVE, False, ENVELOPE_SCHEMA_ID),
+    "inIncident": ("mdx/v1/in/{producer}/incident", RECEIVE, False, ENVELOPE_SCHEMA_ID),
+    "receipt": ("mdx/v1/receipt/{producer}", SEND, True, RECEIPT_SCHEMA_ID),
+    "deadletter": ("mdx/v1/deadletter/{producer}", SEND, False, DEADLETTER_SCHEMA_ID),
+    "status": ("mdx/v1/status/{service}", SEND, True, STATUS_SCHEMA_ID),
+    # A node sends its own streams and receives its partners' (and the receipts of each).
+    "share": ("mdx/v1/share/{sender}/{recipient}", BOTH, False, SHARE_SCHEMA_ID),
+    "shareReceipt": ("mdx/v1/share-receipt/{sender}/{recipient}", BOTH, True, RECEIPT_SCHEMA_ID),
 }
 
 
@@ -115,6 +120,9 @@ def test_addresses_match_the_topics_module(doc: dict[str, Any]) -> None:
     assert doc["channels"]["status"]["address"].replace("{service}", "ingest") == topics.status(
         "ingest"
     )
+    for cid, topic in (("share", topics.share), ("shareReceipt", topics.share_receipt)):
+        address = doc["channels"][cid]["address"]
+        assert address.format(sender="jcg", recipient="kcg") == topic("jcg", "kcg")
 
 
 def test_every_local_ref_resolves(doc: dict[str, Any]) -> None:
@@ -125,7 +133,7 @@ def test_every_local_ref_resolves(doc: dict[str, Any]) -> None:
 
 
 def test_operations_reference_their_channel_and_its_messages(doc: dict[str, Any]) -> None:
-    by_channel = {}
+    by_channel: dict[str, set[tuple[str, int, bool]]] = {}
     for oid, op in doc["operations"].items():
         channel_ref = op["channel"]["$ref"]
         cid = channel_ref.removeprefix("#/channels/")
@@ -135,14 +143,16 @@ def test_operations_reference_their_channel_and_its_messages(doc: dict[str, Any]
             assert message["$ref"].startswith(f"{channel_ref}/messages/"), oid
             _resolve(doc, message["$ref"])
         mqtt = _deref(doc, op["bindings"])["mqtt"]
-        by_channel[cid] = (op["action"], mqtt["qos"], mqtt["retain"])
-    assert by_channel == {cid: (spec[1], 1, spec[2]) for cid, spec in EXPECTED.items()}
+        by_channel.setdefault(cid, set()).add((op["action"], mqtt["qos"], mqtt["retain"]))
+    assert by_channel == {
+        cid: {(action, 1, spec[2]) for action in spec[1]} for cid, spec in EXPECTED.items()
+    }
 
 
 def test_messages_point_at_schema_files_loaded_by_schema_set(doc: dict[str, Any]) -> None:
     ids = SchemaSet().ids
     file_refs = [r for r in _refs(doc) if not r.startswith("#")]
-    assert len(file_refs) == 5
+    assert len(file_refs) == 6
     for ref in file_refs:
         path = (DOC_PATH.parent / ref).resolve()
         assert path.is_file(), ref
@@ -180,12 +190,13 @@ def _examples(name: str) -> list[Path]:
 def test_payloads_take_their_own_examples_only(doc: dict[str, Any]) -> None:
     validators = {cid: _payload_validator(doc, cid) for cid in EXPECTED}
     owner = {"mdx.position.v1": "inPosition", "mdx.incident.v1": "inIncident"}
-    cases = [(p, owner[json.loads(p.read_text())["type"]]) for p in _examples("envelope")]
-    cases += [(p, "receipt") for p in _examples("receipt")]
-    cases += [(p, "deadletter") for p in _examples("deadletter")]
-    cases += [(p, "status") for p in _examples("status")]
-    assert {cid for _, cid in cases} == set(EXPECTED)
-    for path, cid in cases:
+    cases = [({owner[json.loads(p.read_text())["type"]]}, p) for p in _examples("envelope")]
+    cases += [({"receipt", "shareReceipt"}, p) for p in _examples("receipt")]  # one schema
+    cases += [({"deadletter"}, p) for p in _examples("deadletter")]
+    cases += [({"status"}, p) for p in _examples("status")]
+    cases += [({"share"}, p) for p in _examples("share")]
+    assert set().union(*(cids for cids, _ in cases)) == set(EXPECTED)
+    for cids, path in cases:
         instance = json.loads(path.read_text(encoding="utf-8"))
         accepted_by = {c for c, v in validators.items() if v.is_valid(instance)}
-        assert accepted_by == {cid}, path.name
+        assert accepted_by == cids, path.name

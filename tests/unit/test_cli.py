@@ -22,6 +22,8 @@ LEAVES = {
     "broker run",
     "db migrate",
     "keys init",
+    "share run",
+    "bridge config",
     "sim",
     "validate",
 }
@@ -66,7 +68,7 @@ def test_the_leaf_commands_are_exactly_these() -> None:
     leaves = {" ".join(path) for path in ALL if path and not _is_group(_command(path))}
     assert leaves == LEAVES
     groups = {" ".join(path) for path in ALL if path and _is_group(_command(path))}
-    assert groups == {"node", "ingest", "api", "broker", "db", "keys"}
+    assert groups == {"node", "ingest", "api", "broker", "db", "keys", "share", "bridge"}
 
 
 @pytest.mark.parametrize("path", ALL, ids=lambda p: " ".join(p) or "mdx")
@@ -81,7 +83,9 @@ def test_help_works_and_states_the_purpose(runner: CliRunner, path: tuple[str, .
     assert first_sentence in _plain(result.output)
 
 
-@pytest.mark.parametrize("group", ["node", "ingest", "api", "broker", "db", "keys"])
+@pytest.mark.parametrize(
+    "group", ["node", "ingest", "api", "broker", "db", "keys", "share", "bridge"]
+)
 def test_a_group_without_a_subcommand_shows_its_help(runner: CliRunner, group: str) -> None:
     result = runner.invoke(app, [group])
     assert re.search(rf"Usage: \S+ {group} \[OPTIONS\] COMMAND", _plain(result.output))

@@ -26,6 +26,7 @@ TOP_LEVEL: dict[str, type[BaseModel]] = {
     "receipt": models.Receipt,
     "deadletter": models.DeadLetter,
     "status": models.ServiceStatus,
+    "share": models.ShareMessage,
 }
 
 

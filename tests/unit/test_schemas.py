@@ -35,6 +35,7 @@ from mdx.core.schemas import (
     Violation,
     data_schema_for_types,
 )
+from mdx.core.signing import SHARE_SCHEMA_ID
 
 DRAFT_2020_12 = "https://json-schema.org/draft/2020-12/schema"
 SCHEMA_FILES = sorted(SCHEMA_DIR.rglob("*.schema.json"))
@@ -46,6 +47,7 @@ MINIMUM_EXAMPLES = {
     "receipt": (2, 2),
     "deadletter": (2, 2),
     "status": (2, 2),
+    "share": (3, 6),
 }
 EXAMPLES = sorted(SCHEMA_DIR.glob("*/v1/examples/*/*.json"))
 VALID = [p for p in EXAMPLES if p.parent.name == "valid"]
@@ -125,6 +127,7 @@ def test_the_expected_schema_files_exist() -> None:
         "incident/v1/incident.schema.json",
         "position/v1/position.schema.json",
         "receipt/v1/receipt.schema.json",
+        "share/v1/share.schema.json",
         "status/v1/status.schema.json",
     ]
 
@@ -162,6 +165,7 @@ def test_schema_set_loads_every_file(schema_set: SchemaSet) -> None:
                 RECEIPT_SCHEMA_ID,
                 DEADLETTER_SCHEMA_ID,
                 STATUS_SCHEMA_ID,
+                SHARE_SCHEMA_ID,
             ]
         )
     )

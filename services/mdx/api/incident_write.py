@@ -17,7 +17,7 @@ from sqlalchemy import Connection, select
 
 from mdx.api import problems
 from mdx.api.deps import Resources
-from mdx.core import intake, store
+from mdx.core import intake, sharing, store
 from mdx.core.db import Incident
 from mdx.core.envelope import make_envelope
 from mdx.core.schemas import Violation
@@ -52,7 +52,7 @@ def submit(res: Resources, data: dict[str, Any], markings: Markings) -> uuid.UUI
                 f"version {data['version']} is not newer",
                 stored_version=stored,
             )
-        _store(conn, accepted, incident_id)
+        _store(res, conn, accepted, incident_id)
     return incident_id
 
 
@@ -73,7 +73,7 @@ def change_status(res: Resources, incident_id: uuid.UUID, status: str, note: str
             data["note"] = note
         markings = Markings(row.tlp, list(row.relto or []), row.purpose)
         accepted = _judge(res, _envelope(res, data, markings))
-        _store(conn, accepted, incident_id)
+        _store(res, conn, accepted, incident_id)
 
 
 def _envelope(res: Resources, data: dict[str, Any], m: Markings) -> dict[str, Any]:
@@ -98,11 +98,14 @@ def _judge(res: Resources, envelope: dict[str, Any]) -> intake.Accepted:
     return result
 
 
-def _store(conn: Connection, accepted: intake.Accepted, incident_id: uuid.UUID) -> None:
+def _store(
+    res: Resources, conn: Connection, accepted: intake.Accepted, incident_id: uuid.UUID
+) -> None:
     # store.write_batch nests in this transaction (psycopg makes its block a savepoint).
     raw = cast(psycopg.Connection[Any], conn.connection.driver_connection)
     store.prepare(raw)
-    store.write_batch(raw, [accepted], [])
+    # Shared like any report: the outbox rows are written in this same transaction.
+    store.write_batch(raw, [accepted], [], route=sharing.router(res.settings))
     winner = conn.execute(
         select(Incident.event_id).where(Incident.incident_id == incident_id)
     ).scalar()

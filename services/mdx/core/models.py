@@ -372,7 +372,7 @@ class Receipt(BaseModel):
         Field(
             description="Highest receipted seq; 0 before anything has been receipted.",
             ge=0,
-            le=9223372036854775807,
+            le=9007199254740991,
         ),
     ]
     time: Annotated[
@@ -547,7 +547,7 @@ class Envelope(BaseModel):
         Field(
             description="The producer's increasing sequence number (fits a PostgreSQL bigint).",
             ge=1,
-            le=9223372036854775807,
+            le=9007199254740991,
         ),
     ] = None
 

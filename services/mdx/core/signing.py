@@ -241,6 +241,8 @@ def open_message(
     schemas: SchemaSet,
 ) -> Opened:
     """Check a share message addressed to node `me`; ShareRejected says what failed."""
+    if now.tzinfo is None:  # comparing with the aware expires_at would raise TypeError later
+        raise ValueError("a naive datetime: pass an aware one (e.g. datetime.now(UTC))")
     try:
         message = orjson.loads(payload)
     except orjson.JSONDecodeError as e:
