@@ -4,6 +4,7 @@ what one shares reaches exactly the partners its policy allows, verified, exactl
 from __future__ import annotations
 
 import threading
+import time
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -162,4 +163,80 @@ def test_kill_share_service_mid_stream_loses_and_duplicates_nothing(net: Network
         ),
         60,
         "every row receipted",
+    )
+
+
+def positions_for(producer: str, n: int, tlp: str = "GREEN") -> list[dict[str, Any]]:
+    return [
+        make_envelope(
+            "jcg",
+            producer,
+            "mdx.position.v1",
+            {
+                "mmsi": f"431{i:06d}",
+                "lat": 33.0 + i / 100_000,
+                "lon": 129.5,
+                "observed_at": "2026-11-25T08:00:00Z",
+                "source_type": "ais-terrestrial",
+            },
+            tlp=tlp,
+        )
+        for i in range(n)
+    ]
+
+
+def count_from(node: Node, source: str) -> int:
+    return int(node.scalar("SELECT count(*) FROM positions WHERE source = %s", source))  # type: ignore[arg-type]
+
+
+def test_partner_broker_down_for_a_minute_then_everything_arrives_once(net: Network) -> None:
+    """KCG's broker is down for 60 s while JCG takes in 500 positions/s: afterwards KCG has every
+    one exactly once (bridge queue, republish and feed backfill overlap; dedupe absorbs it)."""
+    jcg, kcg = net["jcg"], net["kcg"]
+    producer = f"out{uuid.uuid4().hex[:4]}"
+    source = f"urn:mdx:jcg:{producer}"
+    rate, seconds = 500, 60
+    envelopes = positions_for(producer, rate * seconds)
+    kcg.kill("broker")
+    pub = RawPublisher("127.0.0.1", jcg.broker_port, f"burst-{producer}")
+    start = time.monotonic()
+    for i in range(0, len(envelopes), rate // 10):  # 50 every 100 ms
+        pub.publish_all(
+            (f"mdx/v1/in/{producer}/position", orjson.dumps(e))
+            for e in envelopes[i : i + rate // 10]
+        )
+        time.sleep(max(0.0, start + (i + rate // 10) / rate - time.monotonic()))
+    pub.close()
+    # (KCG's share service may already be pulling from JCG's feed over HTTP meanwhile.)
+    kcg.start_broker()
+    n = len(envelopes)
+    wait_for(
+        lambda: count_from(kcg, source) >= n,
+        240,
+        lambda: (
+            f"{n} at KCG, have {count_from(kcg, source)}; "
+            f"JCG backlog {jcg.scalar('SELECT count(*) FROM outbox WHERE delivered_at IS NULL')}"
+        ),
+    )
+    assert count_from(kcg, source) == n
+    assert (
+        kcg.scalar("SELECT count(DISTINCT event_id) FROM positions WHERE source = %s", source) == n
+    )
+    # USCG's link never went down: it had everything too.
+    wait_for(lambda: count_from(net["uscg"], source) >= n, 120, "USCG")
+    assert count_from(net["uscg"], source) == n
+    health = httpx.get(f"{jcg.api}/api/v1/partners").json()
+    kcg_link = next(p for p in health["partners"] if p["id"] == "kcg")
+    assert kcg_link["link"]["connected"] is True
+    wait_for(
+        lambda: (
+            next(
+                p
+                for p in httpx.get(f"{jcg.api}/api/v1/partners").json()["partners"]
+                if p["id"] == "kcg"
+            )["outbound"]["backlog"]
+            == 0
+        ),
+        60,
+        "backlog 0",
     )

@@ -65,6 +65,11 @@ class InvalidParameter(ProblemError):
     slug = "invalid-parameter"
 
 
+class Forbidden(ProblemError):
+    status = 403
+    slug = "forbidden"
+
+
 class NotFound(ProblemError):
     status = 404
     slug = "not-found"

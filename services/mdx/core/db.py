@@ -201,6 +201,9 @@ class ShareStream(Base):
     last_seq: Mapped[int] = mapped_column(BigInteger, server_default="0")
     acked_seq: Mapped[int] = mapped_column(BigInteger, server_default="0")
     last_seen_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # out: the state of the bridge that carries the stream, as Mosquitto last reported it.
+    connected: Mapped[bool | None]
+    connected_changed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 class AuditLog(Base):

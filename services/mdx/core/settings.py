@@ -50,6 +50,10 @@ class SharingSection(BaseModel):
     # (what it carried comes again by backfill from the feed).
     message_validity_s: int = Field(default=3600, gt=0)
     batch_size: int = Field(default=500, ge=1)
+    # How often each partner's feed is asked for what its stream may have lost, and how long a
+    # gap in a stream may stand before that is done at once.
+    backfill_interval_s: float = Field(default=15.0, gt=0)
+    gap_grace_s: float = Field(default=3.0, gt=0)
 
 
 class BrokerSection(BaseModel):

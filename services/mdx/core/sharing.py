@@ -8,8 +8,12 @@ the policy would have to redact is not passed on at all.
 
 from __future__ import annotations
 
-from mdx.core import policy
+from datetime import datetime
+from typing import Any
+
+from mdx.core import policy, signing
 from mdx.core.intake import Accepted
+from mdx.core.keys import NodeKeys
 from mdx.core.settings import NodeSettings
 from mdx.core.store import Router, Share
 
@@ -45,3 +49,40 @@ def router(settings: NodeSettings) -> Router:
         return shares
 
     return route
+
+
+def seal_row(
+    keys: NodeKeys,
+    recipient: str,
+    seq: int,
+    envelope: dict[str, Any],
+    custody: list[dict[str, Any]],
+    now: datetime,
+    validity_s: float,
+) -> bytes:
+    """The share message for one outbox row: our own item signed by us as its origin; a
+    partner's item as its origin signed it, with our link added to its chain of custody."""
+    origin = envelope["source"].split(":")[2]
+    if origin == keys.node_id:
+        envelope = signing.sign_envelope(envelope, keys.private, keys.node_id)
+    else:
+        from_ = custody[-1]["node"] if custody else origin
+        custody = signing.add_custody(
+            custody,
+            envelope=envelope,
+            node=keys.node_id,
+            from_=from_,
+            to=recipient,
+            key=keys.private,
+            now=now,
+        )
+    return signing.seal(
+        envelope,
+        sender=keys.node_id,
+        recipient=recipient,
+        seq=seq,
+        custody=custody,
+        key=keys.private,
+        now=now,
+        validity_s=validity_s,
+    )

@@ -34,6 +34,11 @@ def share_receipt(sender: str, recipient: str) -> str:
     return f"{PREFIX}/share-receipt/{sender}/{recipient}"
 
 
+def link(partner: str) -> str:
+    """Retained state of the bridge to `partner` ("1" up, "0" down), published by Mosquitto."""
+    return f"{PREFIX}/link/{partner}"
+
+
 def status(service: str) -> str:
     """Retained `online`/`offline` of a node service (offline is its MQTT will)."""
     return f"{PREFIX}/status/{service}"

@@ -21,11 +21,24 @@ from mdx.core.keys import NodeKeys
 from mdx.core.store import Bounced
 
 _AUDIT = "INSERT INTO audit_log (event, peer, detail) VALUES (%s, %s, %s)"
+# in-streams: acked_seq = what we hold contiguously; last_seq = the highest the sender has
+# shown us (its head, from the feed, or any seq received): their difference is the lag.
 _SEEN = """
 INSERT INTO share_streams (peer, direction, last_seq, acked_seq, last_seen_at)
 VALUES (%(peer)s, 'in', %(seq)s, %(seq)s, now())
 ON CONFLICT (peer, direction) DO UPDATE SET
-  last_seq = greatest(share_streams.last_seq, %(seq)s), last_seen_at = now()
+  last_seq = greatest(share_streams.last_seq, %(seq)s),
+  acked_seq = greatest(share_streams.acked_seq, %(seq)s), last_seen_at = now()
+"""
+_HEAD = """
+INSERT INTO share_streams (peer, direction, last_seq, acked_seq)
+VALUES (%(peer)s, 'in', %(head)s, 0)
+ON CONFLICT (peer, direction) DO UPDATE SET last_seq = greatest(share_streams.last_seq, %(head)s)
+"""
+_LINK = """
+INSERT INTO share_streams (peer, direction, connected, connected_changed_at)
+VALUES (%(peer)s, 'out', %(up)s, now())
+ON CONFLICT (peer, direction) DO UPDATE SET connected = %(up)s, connected_changed_at = now()
 """
 
 
@@ -37,6 +50,7 @@ class Judged:
     bounced: list[Bounced] = field(default_factory=list)
     # (sender, seq) of every message that was opened: receipted once stored.
     seqs: list[tuple[str, int]] = field(default_factory=list)
+    duplicates: int = 0
 
 
 def sender_of(topic: str) -> str:
@@ -45,11 +59,21 @@ def sender_of(topic: str) -> str:
     return parts[3] if len(parts) == 5 and parts[2] == "share" else "unknown"
 
 
-def judge(messages: list[tuple[str, bytes]], keys: NodeKeys, policy: IntakePolicy) -> Judged:
+def judge(
+    messages: list[tuple[str, bytes]],
+    keys: NodeKeys,
+    policy: IntakePolicy,
+    held: dict[str, int] | None = None,
+) -> Judged:
+    """`held`: per sender, the seq up to which we hold its stream; a message at or below it is
+    a duplicate (bridge queue, republish and backfill overlap) and is dropped unopened."""
     out = Judged()
     now = datetime.now(UTC)
     for topic, payload in messages:
         claimed = sender_of(topic)
+        if held and _seq_of(payload) <= held.get(claimed, 0):
+            out.duplicates += 1
+            continue
         try:
             opened = signing.open_message(
                 payload, me=keys.node_id, trusted=keys.trusted, now=now, schemas=policy.schemas
@@ -75,6 +99,15 @@ def judge(messages: list[tuple[str, bytes]], keys: NodeKeys, policy: IntakePolic
     return out
 
 
+def _seq_of(payload: bytes) -> int:
+    """The stream seq a message claims, or 0 if it has none (it is then opened and judged)."""
+    try:
+        seq = orjson.loads(payload).get("seq")
+    except (orjson.JSONDecodeError, AttributeError):
+        return 0
+    return seq if isinstance(seq, int) and not isinstance(seq, bool) else 0
+
+
 def audit_refusals(conn: psycopg.Connection[Any], bounced: list[Bounced]) -> None:
     """Every refusal at the border leaves a trace (the dead letter keeps the bytes)."""
     if not bounced:
@@ -97,6 +130,16 @@ def record_seen(conn: psycopg.Connection[Any], watermarks: dict[str, int]) -> No
     with conn.transaction(), conn.cursor() as cur:
         for peer, seq in watermarks.items():
             cur.execute(_SEEN, {"peer": peer, "seq": seq})
+
+
+def record_head(conn: psycopg.Connection[Any], peer: str, head: int) -> None:
+    with conn.transaction():
+        conn.execute(_HEAD, {"peer": peer, "head": head})
+
+
+def record_link(conn: psycopg.Connection[Any], peer: str, up: bool) -> None:
+    with conn.transaction():
+        conn.execute(_LINK, {"peer": peer, "up": up})
 
 
 def receipt_body(sender: str, seq: int) -> bytes:

@@ -2,7 +2,9 @@
 rows delivered when the recipient's cumulative receipt covers them.
 
 A row is due when it was never published, or when its last publication is older than a
-back-off that doubles with each attempt (a partner that is down for an hour is not flooded).
+back-off that doubles with each attempt, and never again while the bridge reports the link
+down: the bridge's queue holds what was published, and the partner backfills from the feed
+what any queue lost (a partner that is down for an hour is not flooded on its return).
 Only a window of seqs beyond the recipient's last receipt is in flight at once, so the local
 broker's queue for a dead link stays bounded.
 """
@@ -16,7 +18,7 @@ from typing import Any
 
 import psycopg
 
-from mdx.core import signing
+from mdx.core import sharing
 from mdx.core.keys import NodeKeys
 
 WINDOW = 20_000
@@ -36,6 +38,7 @@ _DUE = """
 SELECT o.id, o.recipient, o.seq, o.envelope, o.custody
 FROM outbox o JOIN share_streams s ON s.peer = o.recipient AND s.direction = 'out'
 WHERE o.delivered_at IS NULL AND o.seq IS NOT NULL AND o.seq <= s.acked_seq + %(window)s
+  AND (o.published_at IS NULL OR s.connected IS DISTINCT FROM false)
   AND (o.published_at IS NULL
        OR o.published_at < now() - least(%(after)s * power(2, o.attempts - 1), %(max)s)
                                    * interval '1 second')
@@ -98,34 +101,15 @@ def due(
             {"window": WINDOW, "after": republish_after_s, "max": MAX_BACKOFF_S, "limit": limit},
         ).fetchall()
     now = datetime.now(UTC)
-    out = []
-    for row_id, recipient, seq, envelope, custody in rows:
-        origin = envelope["source"].split(":")[2]
-        if origin == keys.node_id:
-            envelope = signing.sign_envelope(envelope, keys.private, keys.node_id)
-        else:  # passing a partner's item on: add our link to its chain of custody
-            from_ = custody[-1]["node"] if custody else origin
-            custody = signing.add_custody(
-                custody,
-                envelope=envelope,
-                node=keys.node_id,
-                from_=from_,
-                to=recipient,
-                key=keys.private,
-                now=now,
-            )
-        payload = signing.seal(
-            envelope,
-            sender=keys.node_id,
-            recipient=recipient,
-            seq=seq,
-            custody=custody,
-            key=keys.private,
-            now=now,
-            validity_s=validity_s,
+    return [
+        Sealed(
+            row_id,
+            recipient,
+            seq,
+            sharing.seal_row(keys, recipient, seq, envelope, custody, now, validity_s),
         )
-        out.append(Sealed(row_id, recipient, seq, payload))
-    return out
+        for row_id, recipient, seq, envelope, custody in rows
+    ]
 
 
 def mark_published(conn: psycopg.Connection[Any], ids: list[int]) -> None:

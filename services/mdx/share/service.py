@@ -28,7 +28,7 @@ from mdx.core.keys import NodeKeys, load_node_keys
 from mdx.core.receipts import ReceiptTracker
 from mdx.core.schemas import SchemaSet
 from mdx.core.settings import NodeSettings
-from mdx.share import inbound, outbound
+from mdx.share import backfill, inbound, outbound
 
 log = logging.getLogger("mdx.share")
 
@@ -36,6 +36,8 @@ SESSION_EXPIRY_S = 7 * 24 * 3600
 RECEIVE_MAXIMUM = 2000
 # Receipts of inbound streams are kept in producer_receipts under this prefix.
 NODE_PREFIX = "node:"
+# One backfill round pulls at most this many pages (of backfill.PAGE) per partner.
+MAX_BACKFILL_PAGES = 40
 
 
 class ShareService:
@@ -56,8 +58,13 @@ class ShareService:
         )
         self.route = sharing.router(settings)
         self.tracker = ReceiptTracker()
-        self.inbox: queue.Queue[tuple[int, int, str, bytes]] = queue.Queue()
+        # (mid or None for a backfilled message, connection epoch, topic, payload)
+        self.inbox: queue.Queue[tuple[int | None, int, str, bytes]] = queue.Queue()
         self.receipts: queue.Queue[tuple[str, int]] = queue.Queue()
+        self.links: queue.Queue[tuple[str, bool]] = queue.Queue()
+        self.heads: queue.Queue[tuple[str, int]] = queue.Queue()
+        # sender -> when a gap in its stream was first seen (cleared when it fills)
+        self.gaps: dict[str, float] = {}
         self.stopping = threading.Event()
         self.wake = threading.Event()
         self.epoch = 0
@@ -78,11 +85,21 @@ class ShareService:
             log.error("broker refused the connection: %s", rc)
             return
         self.epoch += 1
-        client.subscribe([(topics.share("+", self.me), 1), (topics.share_receipt(self.me, "+"), 1)])
+        client.subscribe(
+            [
+                (topics.share("+", self.me), 1),
+                (topics.share_receipt(self.me, "+"), 1),
+                (topics.link("+"), 1),
+            ]
+        )
         log.info("connected; receiving streams to %s and their receipts", self.me)
 
     def _on_message(self, client: mqtt.Client, _u: Any, msg: mqtt.MQTTMessage) -> None:
         parts = msg.topic.split("/")
+        if parts[2] == "link":  # the bridge's own notice: "1" connected, "0" not
+            self.links.put((parts[3], msg.payload == b"1"))
+            client.ack(msg.mid, msg.qos)
+            return
         if parts[2] == "share-receipt":
             try:
                 seq = int(orjson.loads(msg.payload)["seq"])
@@ -108,6 +125,7 @@ class ShareService:
         self.client.loop_start()
         sender = threading.Thread(target=self._outbound_loop, name="outbound", daemon=True)
         sender.start()
+        threading.Thread(target=self._backfill_loop, name="backfill", daemon=True).start()
         try:
             self._inbound_loop()
         finally:
@@ -130,6 +148,10 @@ class ShareService:
                 while not self.receipts.empty():
                     peer, seq = self.receipts.get_nowait()
                     outbound.mark_delivered(conn, peer, seq)
+                while not self.links.empty():
+                    inbound.record_link(conn, *self.links.get_nowait())
+                while not self.heads.empty():
+                    inbound.record_head(conn, *self.heads.get_nowait())
                 outbound.number(conn)
                 sealed = outbound.due(
                     conn,
@@ -171,7 +193,41 @@ class ShareService:
                     conn = _connect(self.settings, self.stopping)
         conn.close()
 
-    def _next_batch(self) -> list[tuple[int, int, str, bytes]]:
+    # -- backfill ----------------------------------------------------------------------
+    def _backfill_loop(self) -> None:
+        cfg = self.settings.sharing
+        last = 0.0
+        while not self.stopping.wait(0.5):
+            now = time.monotonic()
+            gapped = {s for s, t in self.gaps.items() if now - t > cfg.gap_grace_s}
+            if now - last < cfg.backfill_interval_s and not gapped:
+                continue
+            last = now
+            for partner in self.settings.partners:
+                if partner.id in gapped or not gapped:
+                    self._backfill(partner)
+                    self.gaps.pop(partner.id, None)
+
+    def _backfill(self, partner: Any) -> None:
+        since = self.tracker.watermark.get(partner.id, 0)
+        try:
+            page = backfill.fetch(partner, self.keys, since)
+        except Exception as e:  # a partner that cannot be reached now is asked again later
+            log.debug("backfill from %s failed: %s", partner.id, e)
+            return
+        self.heads.put((partner.id, page.head))
+        if page.messages:
+            log.info(
+                "backfilling %d messages from %s after seq %d",
+                len(page.messages),
+                partner.id,
+                since,
+            )
+        topic = topics.share(partner.id, self.me)
+        for payload in page.messages:
+            self.inbox.put((None, self.epoch, topic, payload))
+
+    def _next_batch(self) -> list[tuple[int | None, int, str, bytes]]:
         try:
             batch = [self.inbox.get(timeout=0.2)]
         except queue.Empty:
@@ -185,9 +241,11 @@ class ShareService:
         return batch
 
     def _process(
-        self, conn: psycopg.Connection[Any], batch: list[tuple[int, int, str, bytes]]
+        self, conn: psycopg.Connection[Any], batch: list[tuple[int | None, int, str, bytes]]
     ) -> None:
-        judged = inbound.judge([(t, p) for _, _, t, p in batch], self.keys, self.policy)
+        judged = inbound.judge(
+            [(t, p) for _, _, t, p in batch], self.keys, self.policy, self.tracker.watermark
+        )
         moved = self.tracker.preview(judged.seqs)
         store.write_batch(
             conn,
@@ -200,9 +258,14 @@ class ShareService:
         if moved:
             inbound.record_seen(conn, moved)
         for mid, epoch, _, _ in batch:
-            if epoch == self.epoch:
+            if mid is not None and epoch == self.epoch:
                 self.client.ack(mid, 1)
         self.tracker.apply(judged.seqs)
+        for sender in {s for s, _ in judged.seqs}:
+            if self.tracker.pending.get(sender):
+                self.gaps.setdefault(sender, time.monotonic())
+            else:
+                self.gaps.pop(sender, None)
         for sender, seq in moved.items():
             self.client.publish(
                 inbound.receipt_topic(sender, self.me),

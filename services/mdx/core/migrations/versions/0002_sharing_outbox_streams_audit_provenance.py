@@ -77,6 +77,8 @@ def upgrade() -> None:
         sa.Column("last_seq", sa.BigInteger(), server_default="0", nullable=False),
         sa.Column("acked_seq", sa.BigInteger(), server_default="0", nullable=False),
         sa.Column("last_seen_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("connected", sa.Boolean(), nullable=True),
+        sa.Column("connected_changed_at", sa.DateTime(timezone=True), nullable=True),
         sa.PrimaryKeyConstraint("peer", "direction", name=op.f("pk_share_streams")),
     )
     op.add_column(
