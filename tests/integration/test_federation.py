@@ -240,3 +240,95 @@ def test_partner_broker_down_for_a_minute_then_everything_arrives_once(net: Netw
         60,
         "backlog 0",
     )
+
+
+def _key(node: Node) -> Any:
+    from mdx.core import keys
+
+    return keys.load_private(node.dir / "keys" / f"{node.id}.key")
+
+
+def test_tampered_unsigned_replayed_and_misaddressed_are_refused_and_audited(net: Network) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from mdx.core import signing
+
+    jcg, kcg = net["jcg"], net["kcg"]
+    key = _key(jcg)
+    now = datetime.now(UTC)
+    item = signing.sign_envelope(
+        make_envelope("jcg", "patrol1", "mdx.incident.v1", incident(), tlp="AMBER", relto=["kcg"]),
+        key,
+        "jcg",
+    )
+
+    def sealed(envelope: dict[str, Any], seq: int, **kw: Any) -> dict[str, Any]:
+        args = {
+            "sender": "jcg",
+            "recipient": "kcg",
+            "custody": [],
+            "key": key,
+            "now": now,
+            "validity_s": 600,
+        } | kw
+        return orjson.loads(signing.seal(envelope, seq=seq, **args))  # type: ignore[no-any-return]
+
+    tampered = sealed(item, 10**9 + 1)
+    tampered["envelope"]["tlp"] = "CLEAR"  # on the wire, after the sender signed
+    resealed = sealed({**item, "tlp": "CLEAR"}, 10**9 + 2)  # the sender altered the origin's item
+    unsigned = sealed(item, 10**9 + 3)
+    del unsigned["envelope"]["sig"]
+    replayed = sealed(item, 10**9 + 4, now=now - timedelta(hours=2))
+    elsewhere = sealed(item, 10**9 + 5, recipient="uscg")
+    cases = {
+        "tampered": (tampered, "share refused: transport signature"),
+        "resealed": (resealed, "share refused: origin signature"),
+        "unsigned": (unsigned, "share refused: schema"),
+        "replayed": (replayed, "share refused: expired at"),
+        "misaddressed": (elsewhere, "share refused: addressed to 'uscg', not to this node 'kcg'"),
+    }
+    pub = RawPublisher("127.0.0.1", kcg.broker_port, "attacker")
+    pub.publish_all(("mdx/v1/share/jcg/kcg", orjson.dumps(m)) for m, _ in cases.values())
+    pub.close()
+
+    def dead(msg: dict[str, Any]) -> object:
+        return kcg.scalar("SELECT reason FROM dead_letters WHERE payload = %s", orjson.dumps(msg))
+
+    wait_for(lambda: all(dead(m) is not None for m, _ in cases.values()), 30, "5 dead letters")
+    for name, (msg, reason) in cases.items():
+        assert str(dead(msg)).startswith(reason), (name, dead(msg))
+    assert kcg.scalar(
+        "SELECT count(*) FROM audit_log WHERE event = 'share-refused' AND "
+        "detail->>'reason' LIKE 'share refused: %%' AND "
+        "(detail->>'topic') = 'mdx/v1/share/jcg/kcg'"
+    ) == len(cases)
+    assert not has_incident(kcg, item["data"]["incident_id"])
+
+
+def test_feed_serves_only_the_signed_callers_stream(net: Network) -> None:
+    import time as clock
+
+    from mdx.core import fedauth
+
+    jcg, kcg = net["jcg"], net["kcg"]
+    assert httpx.get(f"{jcg.api}/federation/v1/feed").status_code == 403
+    path = "/federation/v1/feed?since=0&limit=5"
+    auth = fedauth.sign_request("GET", path, "kcg", "jcg", _key(kcg), clock.time())
+    body = httpx.get(jcg.api + path, headers={"Authorization": auth}).json()
+    assert body["sender"] == "jcg" and body["recipient"] == "kcg"
+    assert [m["seq"] for m in body["messages"]] == list(range(1, len(body["messages"]) + 1))
+    assert all(m["recipient"] == "kcg" for m in body["messages"])
+    forged = fedauth.sign_request("GET", path, "kcg", "jcg", _key(jcg), clock.time())
+    r = httpx.get(jcg.api + path, headers={"Authorization": forged})
+    assert r.status_code == 401 and r.json()["reason"] == "bad-signature"
+    assert (
+        httpx.get(
+            f"{jcg.api}/api/v1/partners",
+            headers={
+                "Authorization": fedauth.sign_request(
+                    "GET", "/api/v1/partners", "kcg", "jcg", _key(kcg), clock.time()
+                )
+            },
+        ).status_code
+        == 403
+    )
