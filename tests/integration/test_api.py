@@ -612,6 +612,8 @@ def test_openapi_lists_every_path(client: TestClient) -> None:
         "/api/v1/vessels/{mmsi}",
         "/api/v1/vessels/{mmsi}/track",
         "/api/v1/deadletters",
+        "/api/v1/partners",
+        "/federation/v1/feed",
         "/healthz",
     }
     assert set(paths["/api/v1/incidents"]) == {"get", "post"}

@@ -11,8 +11,10 @@ from typing import Any
 
 import httpx
 import orjson
+import psycopg
 import pytest
 
+from mdx.core import store
 from mdx.core.envelope import make_envelope
 from tests.integration.federation import Network, Node, build_network
 from tests.integration.harness import RawPublisher, wait_for
@@ -332,3 +334,71 @@ def test_feed_serves_only_the_signed_callers_stream(net: Network) -> None:
         ).status_code
         == 403
     )
+
+
+def test_every_marking_combination_reaches_exactly_whom_the_policy_allows(net: Network) -> None:
+    """{TLP} x {relto} x {purpose} x {personal data}, shared by JCG over MQTT: KCG and USCG each
+    get exactly the items `policy.decide` releases to them, redacted exactly where it says so."""
+    import itertools
+
+    from mdx.core import policy
+
+    jcg = net["jcg"]
+    settings = jcg.settings
+    grid = list(
+        itertools.product(
+            ["CLEAR", "GREEN", "AMBER", "AMBER+STRICT", "RED"],
+            [[], ["kcg"], ["uscg"], ["kcg", "uscg"]],
+            [None, "SAR", "FisheriesMonitoring", "Security"],
+            [False, True],
+        )
+    )
+    expected: dict[str, dict[str, str]] = {"kcg": {}, "uscg": {}}
+    personal: dict[str, bool] = {}
+    pub = RawPublisher("127.0.0.1", jcg.broker_port, "grid")
+    messages = []
+    for tlp, relto, purpose, has_personal in grid:
+        data = incident(title=f"{tlp} {relto} {purpose} {has_personal}")
+        personal[data["incident_id"]] = has_personal
+        if has_personal:
+            data["persons"] = [{"name": "Kim Min-jun", "role": "crew"}]
+        markings: dict[str, Any] = {"tlp": tlp, "relto": relto}
+        if purpose:
+            markings["purpose"] = purpose
+        envelope = make_envelope("jcg", "grid", "mdx.incident.v1", data, **markings)
+        messages.append(("mdx/v1/in/grid/incident", orjson.dumps(envelope)))
+        item = policy.Marked("jcg", tlp, tuple(relto), purpose, has_personal)
+        for node in expected:
+            verdict = policy.decide(item, node, settings)
+            if verdict.decision is not policy.Decision.WITHHOLD:
+                expected[node][data["incident_id"]] = verdict.decision.value
+    pub.publish_all(messages)
+    pub.close()
+    assert 0 < len(expected["kcg"]) < len(grid) and 0 < len(expected["uscg"]) < len(grid)
+
+    def received(node: Node) -> dict[str, bool]:
+        with psycopg.connect(store.libpq_dsn(node.db)) as conn:
+            rows = conn.execute(
+                "SELECT incident_id::text, data ? 'persons' FROM incidents "
+                "WHERE source = 'urn:mdx:jcg:grid'"
+            ).fetchall()
+        return dict(rows)
+
+    for node_id, wanted in expected.items():
+        node = net[node_id]
+        wait_for(
+            lambda n=node, w=wanted: set(w) <= set(received(n)),
+            60,
+            lambda n=node, w=wanted: f"{n.id}: {len(w)} items, has {len(received(n))}",
+        )
+        # Nothing else is on its way: the outbox holds exactly the released items.
+        assert jcg.scalar(
+            "SELECT count(*) FROM outbox o JOIN incident_versions v USING (source, event_id) "
+            "WHERE o.recipient = %s AND o.source = 'urn:mdx:jcg:grid'",
+            node_id,
+        ) == len(wanted)
+        got = received(node)
+        assert set(got) == set(wanted), f"leaks {set(got) - set(wanted)}"
+        for incident_id, decision in wanted.items():
+            # Redacted: the persons are gone; released: they are there if they were sent.
+            assert got[incident_id] == (decision == "release" and personal[incident_id])

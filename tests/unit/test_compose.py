@@ -1,8 +1,14 @@
 """docker-compose.yml, its image and its broker config stay in step with the local set-up.
 
+The compose file runs the three-node demo network: per node (jcg, kcg, uscg) a database, a
+broker bridged to the partners' brokers, the one-shot bridges and migrate services, ingest,
+share, api and a simulator; plus one `keys` service for the three nodes' signing keys.
+
 No Docker engine is needed: the compose file is read with PyYAML and compared with what the
-local set-up uses (infra/nodes/jcg.toml, the `mdx` commands, the Mosquitto policy in
-infra/mosquitto/conf.d/). `docker compose config` runs too where the compose plugin exists.
+local set-up uses (infra/nodes/*.toml, the `mdx` commands, the Mosquitto policy in
+infra/mosquitto/conf.d/, the bridges `mdx bridge config` renders). The containers read
+infra/nodes/docker/*.toml, which must be the same nodes with compose addresses.
+`docker compose config` runs too where the compose plugin exists.
 """
 
 from __future__ import annotations
@@ -10,6 +16,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shlex
 import shutil
 import subprocess
 import tomllib
@@ -17,6 +24,7 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path, PurePosixPath
 from typing import Any
 from unittest import mock
+from urllib.parse import urlsplit
 
 import pytest
 import typer
@@ -25,48 +33,91 @@ from sqlalchemy import make_url
 from typer.testing import CliRunner
 
 from mdx.cli.main import app
+from mdx.core import keys
 from mdx.core.settings import NodeSettings, load_settings
+from mdx.node import bridges
 from mdx.node import broker as local_broker
 
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE = ROOT / "docker-compose.yml"
-NODE_CONFIG = ROOT / "infra/nodes/jcg.toml"
+NODE_CONFIGS = ROOT / "infra/nodes"
+DOCKER_NODE_CONFIGS = NODE_CONFIGS / "docker"
 POLICY = ROOT / "infra/mosquitto/conf.d/mdx.conf"
 DOCKER_MOSQUITTO = ROOT / "infra/mosquitto/docker/mosquitto.conf"
 DOCKERIGNORE = ROOT / ".dockerignore"
+DEMO = ROOT / "infra/scripts/demo.sh"
+
+NODES = ("jcg", "kcg", "uscg")
 
 # Where the repository sits inside the mdx image (the Dockerfile's WORKDIR).
 APP_DIR = PurePosixPath("/app")
+# Where the node configs look for the signing keys (var/keys/, relative to the working dir).
+KEYS_DIR = APP_DIR / "var/keys"
 # Where the eclipse-mosquitto image reads its config and keeps its data.
 MOSQUITTO_CONF = "/mosquitto/config/mosquitto.conf"
 MOSQUITTO_CONF_D = "/mosquitto/config/conf.d"
+MOSQUITTO_BRIDGES = "/mosquitto/config/bridges"
 MOSQUITTO_DATA = "/mosquitto/data"
+# The container ports of the images: PostgreSQL's and Mosquitto's listener (mosquitto.conf).
+DB_PORT = 5432
 
-MDX_SERVICES = {"migrate", "ingest", "api", "sim"}
-SERVICES = {"db", "broker", *MDX_SERVICES}
-# migrate runs once (others wait for its completion); sim is a load generator nothing waits for.
-HEALTHCHECKED = {"db", "broker", "ingest", "api"}
+# The services of one node, by role (the service is named `<node>-<role>`).
+ROLES = ("db", "bridges", "broker", "migrate", "ingest", "share", "api", "sim")
+MDX_ROLES = {"bridges", "migrate", "ingest", "share", "api", "sim"}
+# One-shot: the services that wait for them need them to have completed.
+ONCE_ROLES = {"bridges", "migrate"}
+# migrate and bridges run once; sim is a load generator nothing waits for.
+HEALTHCHECKED_ROLES = {"db", "broker", "ingest", "share", "api"}
+# The services that sign or verify (mdx.core.keys): they mount the keys.
+SIGNING_ROLES = {"share", "api"}
+# The network-wide one-shot that creates every node's signing key.
+KEYS = "keys"
+# Run through `sh -c` (several commands or a redirection); every other mdx service is `mdx ...`.
+SHELL_ROLES = {"bridges"}
+
+# depends_on per role: another role of the same node, or KEYS.
 CONDITIONS = {"service_started", "service_healthy", "service_completed_successfully"}
+READY = {
+    "broker": "service_healthy",
+    "db": "service_healthy",
+    "migrate": "service_completed_successfully",
+}
 EXPECTED_DEPENDS_ON = {
     "db": {},
-    "broker": {},
+    "bridges": {},
+    "broker": {"bridges": "service_completed_successfully"},
     "migrate": {"db": "service_healthy"},
-    "ingest": {
-        "broker": "service_healthy",
-        "db": "service_healthy",
-        "migrate": "service_completed_successfully",
-    },
-    "api": {
-        "broker": "service_healthy",
-        "db": "service_healthy",
-        "migrate": "service_completed_successfully",
-    },
+    "ingest": READY,
+    "share": {**READY, KEYS: "service_completed_successfully"},
+    "api": {**READY, KEYS: "service_completed_successfully"},
     "sim": {"broker": "service_healthy", "ingest": "service_started"},
 }
+# The simulators, as `make demo` runs them locally (infra/scripts/demo.sh).
+SIM_SEEDS = {"jcg": "1", "kcg": "2", "uscg": "3"}
+SIM_RATE = "10"
 # What the image must hold at /app (same relative path as in the repository).
 IMAGE_PATHS = ("pyproject.toml", "services", "schemas", "infra/nodes")
 # Published on the host's loopback only: IP:HOST_PORT:CONTAINER_PORT.
 LOOPBACK_PORT = re.compile(r"127\.0\.0\.1:(\d+):(\d+)")
+
+
+def service_name(node: str, role: str) -> str:
+    return role if role == KEYS else f"{node}-{role}"
+
+
+def node_and_role(name: str) -> tuple[str, str]:
+    """(node, role) of a node's service; ("", "keys") for the keys service."""
+    if name == KEYS:
+        return "", KEYS
+    node, role = name.rsplit("-", 1)
+    return node, role
+
+
+SERVICES = {KEYS} | {service_name(n, r) for n in NODES for r in ROLES}
+MDX_SERVICES = {KEYS} | {service_name(n, r) for n in NODES for r in MDX_ROLES}
+ONCE = {KEYS} | {service_name(n, r) for n in NODES for r in ONCE_ROLES}
+HEALTHCHECKED = {service_name(n, r) for n in NODES for r in HEALTHCHECKED_ROLES}
+SHELL_SERVICES = {KEYS} | {service_name(n, r) for n in NODES for r in SHELL_ROLES}
 
 
 # --- helpers ------------------------------------------------------------------------------
@@ -85,16 +136,23 @@ def services(spec: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return found
 
 
-def settings_with(env: Mapping[str, str]) -> NodeSettings:
-    """jcg.toml as a process with exactly `env` (and none of this process's MDX_*) reads it."""
+def settings_with(config: Path, env: Mapping[str, str]) -> NodeSettings:
+    """`config` as a process with exactly `env` (and none of this process's MDX_*) reads it."""
     clean = {k: v for k, v in os.environ.items() if not k.upper().startswith("MDX_")}
     with mock.patch.dict(os.environ, {**clean, **env}, clear=True):
-        return load_settings(NODE_CONFIG)
+        return load_settings(config)
 
 
 @pytest.fixture(scope="module")
-def node() -> NodeSettings:
-    return settings_with({})
+def local() -> dict[str, NodeSettings]:
+    """The local set-up's nodes (infra/nodes/<node>.toml)."""
+    return {n: settings_with(NODE_CONFIGS / f"{n}.toml", {}) for n in NODES}
+
+
+@pytest.fixture(scope="module")
+def docker() -> dict[str, NodeSettings]:
+    """The same nodes as the containers read them (infra/nodes/docker/<node>.toml)."""
+    return {n: settings_with(DOCKER_NODE_CONFIGS / f"{n}.toml", {}) for n in NODES}
 
 
 def environment(service: Mapping[str, Any]) -> dict[str, str]:
@@ -114,6 +172,12 @@ def mounts(service: Mapping[str, Any]) -> Iterator[tuple[str, str, bool]]:
             yield source, target, "ro" in ",".join(mode).split(",")
 
 
+def mounted_at(service: Mapping[str, Any], target: str | PurePosixPath) -> tuple[str, bool]:
+    """(source, read_only) of what `service` mounts at `target`."""
+    [found] = [(s, ro) for s, t, ro in mounts(service) if t == str(target)]
+    return found
+
+
 def is_bind(source: str) -> bool:
     return source.startswith((".", "/", "~"))
 
@@ -128,28 +192,90 @@ def ports(service: Mapping[str, Any]) -> list[tuple[int, int]]:
     return found
 
 
-def config_directives(path: Path) -> dict[str, list[str]]:
-    """Mosquitto config: directive -> its values, in order (comments and blanks left out)."""
-    found: dict[str, list[str]] = {}
-    for line in path.read_text().splitlines():
+def config_directives(text: str) -> list[tuple[str, str]]:
+    """A Mosquitto config's (directive, value) lines in order, comments and blanks left out."""
+    found = []
+    for line in text.splitlines():
         line = line.strip()
         if line and not line.startswith("#"):
             key, _, value = line.partition(" ")
-            found.setdefault(key, []).append(value.strip())
+            found.append((key, value.strip()))
     return found
 
 
-def repo_path(container_path: str) -> Path:
+def directives(text: str) -> dict[str, list[str]]:
+    """A Mosquitto config: directive -> its values, in order."""
+    found: dict[str, list[str]] = {}
+    for key, value in config_directives(text):
+        found.setdefault(key, []).append(value)
+    return found
+
+
+def repo_path(container_path: str | PurePosixPath) -> Path:
     """A path in the mdx image as the file of the repository it comes from."""
     return ROOT / PurePosixPath(container_path).relative_to(APP_DIR)
+
+
+def in_app(relative: Path) -> PurePosixPath:
+    """Where a path of a node config (relative to the working directory /app) is in the image."""
+    assert not relative.is_absolute(), relative
+    return APP_DIR / relative.as_posix()
+
+
+def steps(service: Mapping[str, Any]) -> list[list[str]]:
+    """The commands a service runs: its `mdx` command, or each command of its `sh -c` line
+    (`a && b`), with `mdx` first where it is one and redirections kept as tokens."""
+    command = service["command"]
+    assert isinstance(command, list), "exec form, no shell of Compose's in between"
+    if "entrypoint" not in service:
+        return [["mdx", *command]]
+    assert service["entrypoint"] == ["sh", "-c"]
+    [line] = command
+    lexer = shlex.shlex(line, posix=True, punctuation_chars=True)
+    lexer.whitespace_split = True
+    found: list[list[str]] = [[]]
+    for token in lexer:
+        if token == "&&":
+            found.append([])
+        else:
+            assert token not in (";", "|", "||", "&"), f"only `a && b` chains: {line}"
+            found[-1].append(token)
+    return found
+
+
+def mdx_args(step: list[str]) -> list[str]:
+    """The arguments of an `mdx` command, without any redirection after them."""
+    assert step[0] == "mdx", step
+    return step[1 : step.index(">")] if ">" in step else step[1:]
+
+
+def config_of(step: list[str]) -> Path:
+    """The repository file an `mdx ... --config /app/...` command reads."""
+    args = mdx_args(step)
+    return repo_path(args[args.index("--config") + 1])
+
+
+def service_config(service: Mapping[str, Any]) -> Path:
+    [config] = {config_of(s) for s in steps(service) if s[0] == "mdx"}
+    return config
+
+
+def service_settings(service: Mapping[str, Any]) -> NodeSettings:
+    """The settings an mdx service runs with: its --config file and its environment."""
+    return settings_with(service_config(service), environment(service))
 
 
 # --- the services and how they start ------------------------------------------------------
 
 
-def test_the_node_s_services_exist_exactly(spec: dict[str, Any]) -> None:
+def test_the_network_s_services_exist_exactly(spec: dict[str, Any]) -> None:
     assert set(spec["services"]) == SERVICES
     assert "version" not in spec  # obsolete in the Compose Specification
+
+
+def test_every_node_has_a_local_and_a_docker_config() -> None:
+    assert {p.stem for p in NODE_CONFIGS.glob("*.toml")} == set(NODES)
+    assert {p.stem for p in DOCKER_NODE_CONFIGS.glob("*.toml")} == set(NODES)
 
 
 def test_healthchecks_are_where_something_waits_for_them(
@@ -174,13 +300,19 @@ def test_depends_on(services: dict[str, dict[str, Any]]) -> None:
                 assert "healthcheck" in services[other], (name, other)
             if how["condition"] == "service_completed_successfully":
                 assert services[other]["restart"] == "no", (name, other)
-        assert {k: v["condition"] for k, v in depends.items()} == EXPECTED_DEPENDS_ON[name]
+        node, role = node_and_role(name)
+        expected = {
+            service_name(node, other): condition
+            for other, condition in EXPECTED_DEPENDS_ON.get(role, {}).items()
+        }
+        assert {k: v["condition"] for k, v in depends.items()} == expected, name
 
 
 def test_restart_policies(services: dict[str, dict[str, Any]]) -> None:
     # "no" must be quoted in YAML: unquoted it is the boolean false.
-    assert services["migrate"]["restart"] == "no"
-    for name in SERVICES - {"migrate"}:
+    for name in ONCE:
+        assert services[name]["restart"] == "no", name
+    for name in SERVICES - ONCE:
         assert services[name]["restart"] == "unless-stopped", name
 
 
@@ -208,6 +340,7 @@ def test_bind_mounted_paths_exist_and_volumes_are_declared(
     spec: dict[str, Any], services: dict[str, dict[str, Any]]
 ) -> None:
     binds = 0
+    used = set()
     for name, service in services.items():
         for source, target, _ in mounts(service):
             if is_bind(source):
@@ -215,8 +348,24 @@ def test_bind_mounted_paths_exist_and_volumes_are_declared(
                 assert (COMPOSE.parent / source).exists(), f"{name}: {source} is missing"
             else:
                 assert source in (spec.get("volumes") or {}), f"{name}: undeclared {source}"
+                used.add(source)
             assert target.startswith("/"), (name, target)
-    assert binds == 2
+    assert binds == 2 * len(NODES)  # each broker's mosquitto.conf and the policy folder
+    assert used == set(spec["volumes"]), "a declared volume that nothing mounts"
+
+
+def test_each_node_keeps_its_data_in_its_own_volumes(
+    services: dict[str, dict[str, Any]],
+) -> None:
+    owners: dict[str, set[str]] = {}
+    for name, service in services.items():
+        for source, _, _ in mounts(service):
+            if not is_bind(source):
+                owners.setdefault(source, set()).add(node_and_role(name)[0])
+    for volume, nodes in owners.items():
+        if volume != KEYS:
+            assert len(nodes) == 1, f"{volume} is shared by {nodes}"
+            assert volume.startswith(f"{next(iter(nodes))}-"), volume
 
 
 def test_mdx_services_use_the_image_built_from_the_dockerfile(
@@ -228,144 +377,331 @@ def test_mdx_services_use_the_image_built_from_the_dockerfile(
         build = service["build"]
         assert build["context"] == "."
         assert (COMPOSE.parent / build["context"] / build["dockerfile"]).is_file()
-        assert "entrypoint" not in service, f"{name}: the image's entrypoint `mdx` is needed"
+        if name in SHELL_SERVICES:
+            assert service["entrypoint"] == ["sh", "-c"], name
+        else:
+            assert "entrypoint" not in service, f"{name}: the image's entrypoint `mdx` is needed"
         images.add(service["image"])
     assert len(images) == 1
-    assert "build" not in services["db"]
-    assert "build" not in services["broker"]
+    for node in NODES:
+        assert "build" not in services[f"{node}-db"]
+        assert "build" not in services[f"{node}-broker"]
 
 
-# --- the same configuration as the local set-up --------------------------------------------
+# --- the same nodes as the local set-up ---------------------------------------------------
 
 
+def identity(settings: NodeSettings) -> dict[str, Any]:
+    """What makes a node that node, whatever the network it runs on: everything but the
+    addresses (broker, database and api host and port, the partners' broker and api)."""
+    found = settings.model_dump(mode="json")
+    addresses = {"broker": ("host", "port", "data_dir"), "api": ("host", "port")}
+    for section, fields in addresses.items():
+        for field in fields:
+            del found[section][field]
+    url = make_url(found["database"].pop("url"))
+    found["database"] = (url.drivername, url.username, url.password, url.database)
+    for partner in found["partners"]:
+        for field in ("broker_host", "broker_port", "api_url"):
+            del partner[field]
+    return found
+
+
+@pytest.mark.parametrize("node", NODES)
+def test_docker_config_is_the_local_node(
+    node: str, local: dict[str, NodeSettings], docker: dict[str, NodeSettings]
+) -> None:
+    """Same id, name, key, default TLP, partners with their purposes and personal data."""
+    mine, theirs = docker[node], local[node]
+    assert mine.node.id == node
+    assert [p.id for p in mine.partners] == [p.id for p in theirs.partners]
+    for ours, local_partner in zip(mine.partners, theirs.partners, strict=True):
+        assert ours.purposes == local_partner.purposes, (node, ours.id)
+        assert ours.personal_data == local_partner.personal_data, (node, ours.id)
+    assert mine.node.default_tlp == theirs.node.default_tlp
+    assert identity(mine) == identity(theirs)
+
+
+@pytest.mark.parametrize("node", NODES)
+def test_docker_config_addresses_compose_services(
+    node: str, services: dict[str, dict[str, Any]], docker: dict[str, NodeSettings]
+) -> None:
+    settings = docker[node]
+    [(_, broker_port)] = ports(services[f"{node}-broker"])
+    assert (settings.broker.host, settings.broker.port) == (f"{node}-broker", broker_port)
+    url = make_url(settings.database.url)
+    assert (url.host, url.port) == (f"{node}-db", DB_PORT)
+    for partner in settings.partners:
+        broker = f"{partner.id}-broker"
+        assert partner.broker_host == broker and broker in services, (node, partner.id)
+        [(_, partner_broker_port)] = ports(services[broker])
+        assert partner.broker_port == partner_broker_port, (node, partner.id)
+        api = urlsplit(partner.api_url)
+        assert api.scheme == "http"
+        assert api.hostname == f"{partner.id}-api" and api.hostname in services
+        [(_, partner_api_port)] = ports(services[api.hostname])
+        assert api.port == partner_api_port == docker[partner.id].api.port, (node, partner.id)
+
+
+@pytest.mark.parametrize("node", NODES)
 def test_broker_host_port_is_the_local_broker_s(
-    services: dict[str, dict[str, Any]], node: NodeSettings
-) -> None:
-    assert ports(services["broker"]) == [(node.broker.port, 1883)]
-
-
-def test_api_host_port_is_the_local_api_s(
-    services: dict[str, dict[str, Any]], node: NodeSettings
-) -> None:
-    [(host_port, container_port)] = ports(services["api"])
-    assert host_port == node.api.port
-    assert environment(services["api"])["MDX_API__PORT"] == str(container_port)
-    assert environment(services["api"])["MDX_API__HOST"] == "0.0.0.0"
-
-
-def test_db_is_not_published(services: dict[str, dict[str, Any]]) -> None:
-    assert ports(services["db"]) == []
-
-
-def test_db_role_and_database_are_those_of_the_node_config(
-    services: dict[str, dict[str, Any]], node: NodeSettings
-) -> None:
-    url = make_url(node.database.url)
-    env = environment(services["db"])
-    assert env["POSTGRES_USER"] == url.username
-    assert env["POSTGRES_PASSWORD"] == url.password
-    assert env["POSTGRES_DB"] == url.database
-    test = services["db"]["healthcheck"]["test"]
-    assert test[:2] == ["CMD", "pg_isready"]
-    assert test[test.index("-U") + 1] == url.username
-    assert test[test.index("-d") + 1] == url.database
-
-
-def test_mdx_services_reach_db_and_broker_by_service_name(
-    services: dict[str, dict[str, Any]], node: NodeSettings
-) -> None:
-    local = make_url(node.database.url)
-    [(_, broker_port)] = ports(services["broker"])
-    for name in MDX_SERVICES:
-        env = environment(services[name])
-        url = make_url(env["MDX_DATABASE__URL"])
-        assert (url.host, url.port) == ("db", 5432), name
-        assert url.drivername == local.drivername, name
-        assert (url.username, url.password, url.database) == (
-            local.username,
-            local.password,
-            local.database,
-        ), name
-        assert env["MDX_BROKER__HOST"] == "broker", name
-        assert env["MDX_BROKER__PORT"] == str(broker_port), name
-
-
-@pytest.mark.parametrize("name", sorted(MDX_SERVICES))
-def test_the_overrides_reach_the_settings(name: str, services: dict[str, dict[str, Any]]) -> None:
-    """A misspelt MDX_* variable would be ignored silently: read jcg.toml as the service does."""
-    env = environment(services[name])
-    settings = settings_with(env)
-    assert settings.node.id == "jcg"
-    assert settings.database.url == env["MDX_DATABASE__URL"]
-    assert (settings.broker.host, settings.broker.port) == ("broker", 1883)
-    if name == "api":
-        [(_, container_port)] = ports(services["api"])
-        assert (settings.api.host, settings.api.port) == ("0.0.0.0", container_port)
-
-
-def test_api_healthcheck_asks_healthz_on_the_api_port(
+    node: str,
     services: dict[str, dict[str, Any]],
+    local: dict[str, NodeSettings],
+    docker: dict[str, NodeSettings],
 ) -> None:
-    test = services["api"]["healthcheck"]["test"]
-    assert test[:3] == ["CMD", "python", "-c"]
-    port = environment(services["api"])["MDX_API__PORT"]
-    assert f"http://127.0.0.1:{port}/healthz" in test[3]
-
-
-# --- the broker ---------------------------------------------------------------------------
-
-
-def test_broker_mounts_its_config_and_the_shared_policy(
-    services: dict[str, dict[str, Any]],
-) -> None:
-    found = {target: (source, ro) for source, target, ro in mounts(services["broker"])}
-    conf_source, conf_ro = found[MOSQUITTO_CONF]
-    assert (COMPOSE.parent / conf_source).resolve() == DOCKER_MOSQUITTO
-    assert conf_ro
-    policy_source, policy_ro = found[MOSQUITTO_CONF_D]
-    # The very folder the local set-up includes.
-    assert (COMPOSE.parent / policy_source).resolve() == local_broker.POLICY_DIR == POLICY.parent
-    assert policy_ro
-    data_source, _ = found[MOSQUITTO_DATA]
-    assert not is_bind(data_source)
-
-
-def test_docker_mosquitto_conf(services: dict[str, dict[str, Any]]) -> None:
-    conf = config_directives(DOCKER_MOSQUITTO)
-    [(_, container_port)] = ports(services["broker"])
-    assert conf["listener"] == [str(container_port)]  # all interfaces of the container
-    assert conf["include_dir"] == [MOSQUITTO_CONF_D]
-    assert conf["log_dest"] == ["stdout"]
-    [location] = conf["persistence_location"]
-    assert location.endswith("/")  # Mosquitto appends the file name to it as it is
-    data_targets = [t for s, t, _ in mounts(services["broker"]) if not is_bind(s)]
-    assert [t for t in data_targets if PurePosixPath(location).is_relative_to(t)] == [
-        MOSQUITTO_DATA
+    assert ports(services[f"{node}-broker"]) == [
+        (local[node].broker.port, docker[node].broker.port)
     ]
 
 
+@pytest.mark.parametrize("node", NODES)
+def test_api_host_port_is_the_local_api_s(
+    node: str,
+    services: dict[str, dict[str, Any]],
+    local: dict[str, NodeSettings],
+    docker: dict[str, NodeSettings],
+) -> None:
+    service = services[f"{node}-api"]
+    [(host_port, container_port)] = ports(service)
+    assert host_port == local[node].api.port
+    settings = service_settings(service)
+    # In a container the api must listen on all interfaces for the published port to reach it.
+    assert (settings.api.host, settings.api.port) == ("0.0.0.0", container_port)
+    assert docker[node].api.port == container_port
+
+
+def test_host_ports_are_distinct(services: dict[str, dict[str, Any]]) -> None:
+    published = [host for service in services.values() for host, _ in ports(service)]
+    assert len(published) == len(set(published)) == 2 * len(NODES)
+
+
+@pytest.mark.parametrize("node", NODES)
+def test_db_is_not_published(node: str, services: dict[str, dict[str, Any]]) -> None:
+    assert ports(services[f"{node}-db"]) == []
+
+
+@pytest.mark.parametrize("node", NODES)
+def test_db_role_and_database_are_those_of_the_node_config(
+    node: str, services: dict[str, dict[str, Any]], docker: dict[str, NodeSettings]
+) -> None:
+    url = make_url(docker[node].database.url)
+    service = services[f"{node}-db"]
+    env = environment(service)
+    assert env["POSTGRES_USER"] == url.username
+    assert env["POSTGRES_PASSWORD"] == url.password
+    assert env["POSTGRES_DB"] == url.database
+    kind, command = service["healthcheck"]["test"]
+    assert kind == "CMD-SHELL"
+    # `$$` is Compose's escape: the shell in the container expands the image's variables.
+    words = shlex.split(command.replace("$$", "$"))
+    assert words[0] == "pg_isready"
+    assert words[words.index("-h") + 1] == "127.0.0.1"  # TCP: the real server, see the file
+    assert words[words.index("-U") + 1] == "$POSTGRES_USER"
+    assert words[words.index("-d") + 1] == "$POSTGRES_DB"
+
+
+@pytest.mark.parametrize("name", sorted(MDX_SERVICES - {KEYS}))
+def test_mdx_services_reach_their_node_s_db_and_broker_by_service_name(
+    name: str, services: dict[str, dict[str, Any]], local: dict[str, NodeSettings]
+) -> None:
+    """Read the config as the service does (a misspelt MDX_* variable would be ignored)."""
+    node, _ = node_and_role(name)
+    settings = service_settings(services[name])
+    assert settings.node.id == node
+    url = make_url(settings.database.url)
+    assert (url.host, url.port) == (f"{node}-db", DB_PORT), name
+    home = make_url(local[node].database.url)
+    assert (url.drivername, url.username, url.password, url.database) == (
+        home.drivername,
+        home.username,
+        home.password,
+        home.database,
+    ), name
+    [(_, broker_port)] = ports(services[f"{node}-broker"])
+    assert (settings.broker.host, settings.broker.port) == (f"{node}-broker", broker_port), name
+
+
+@pytest.mark.parametrize("node", NODES)
+def test_api_healthcheck_asks_healthz_on_the_api_port(
+    node: str, services: dict[str, dict[str, Any]]
+) -> None:
+    service = services[f"{node}-api"]
+    test = service["healthcheck"]["test"]
+    assert test[:3] == ["CMD", "python", "-c"]
+    assert f"http://127.0.0.1:{service_settings(service).api.port}/healthz" in test[3]
+
+
+@pytest.mark.parametrize(
+    "name", sorted(service_name(n, r) for n in NODES for r in ("ingest", "share"))
+)
+def test_connection_healthcheck_reads_the_service_s_config(
+    name: str, services: dict[str, dict[str, Any]]
+) -> None:
+    service = services[name]
+    test = service["healthcheck"]["test"]
+    assert test[:3] == ["CMD", "python", "-c"]
+    compile(test[3], f"{name} healthcheck", "exec")
+    [config] = test[4:]
+    assert repo_path(config) == service_config(service)
+
+
+# --- keys ---------------------------------------------------------------------------------
+
+
+def test_keys_service_creates_every_node_s_key(
+    services: dict[str, dict[str, Any]], docker: dict[str, NodeSettings]
+) -> None:
+    service = services[KEYS]
+    commands = steps(service)
+    assert all(mdx_args(s)[:2] == ["keys", "init"] for s in commands)
+    assert [config_of(s) for s in commands] == [DOCKER_NODE_CONFIGS / f"{n}.toml" for n in NODES]
+    volume, read_only = mounted_at(service, KEYS_DIR)
+    assert not is_bind(volume) and not read_only
+    for node in NODES:
+        key = in_app(docker[node].node.signing_key)
+        assert key.parent == KEYS_DIR, node
+        assert in_app(keys.public_path(docker[node].node.signing_key)).parent == KEYS_DIR
+
+
+@pytest.mark.parametrize("node", NODES)
+def test_signing_services_mount_the_keys_read_only(
+    node: str, services: dict[str, dict[str, Any]], docker: dict[str, NodeSettings]
+) -> None:
+    volume, _ = mounted_at(services[KEYS], KEYS_DIR)
+    # Every partner's public key is one that the keys service writes (a node's `.pub`).
+    written = {in_app(keys.public_path(docker[n].node.signing_key)) for n in NODES}
+    for partner in docker[node].partners:
+        assert in_app(partner.public_key) in written, (node, partner.id)
+    for role in SIGNING_ROLES:
+        assert mounted_at(services[f"{node}-{role}"], KEYS_DIR) == (volume, True), role
+    for role in MDX_ROLES - SIGNING_ROLES:
+        assert all(t != str(KEYS_DIR) for _, t, _ in mounts(services[f"{node}-{role}"])), role
+
+
+# --- the brokers and their bridges ----------------------------------------------------------
+
+
+@pytest.mark.parametrize("node", NODES)
+def test_broker_mounts_its_config_the_shared_policy_and_its_bridges(
+    node: str, services: dict[str, dict[str, Any]]
+) -> None:
+    service = services[f"{node}-broker"]
+    conf_source, conf_ro = mounted_at(service, MOSQUITTO_CONF)
+    assert (COMPOSE.parent / conf_source).resolve() == DOCKER_MOSQUITTO
+    assert conf_ro
+    policy_source, policy_ro = mounted_at(service, MOSQUITTO_CONF_D)
+    # The very folder the local set-up includes.
+    assert (COMPOSE.parent / policy_source).resolve() == local_broker.POLICY_DIR == POLICY.parent
+    assert policy_ro
+    data_source, _ = mounted_at(service, MOSQUITTO_DATA)
+    assert not is_bind(data_source)
+    bridges_source, bridges_ro = mounted_at(service, MOSQUITTO_BRIDGES)
+    assert not is_bind(bridges_source)
+    assert bridges_ro
+
+
+@pytest.mark.parametrize("node", NODES)
+def test_broker_bridges_are_rendered_from_the_node_s_docker_config(
+    node: str, services: dict[str, dict[str, Any]]
+) -> None:
+    """`<node>-bridges` writes `mdx bridge config` into the volume the broker includes."""
+    service = services[f"{node}-bridges"]
+    volume, _ = mounted_at(services[f"{node}-broker"], MOSQUITTO_BRIDGES)
+    [render, move] = steps(service)
+    assert mdx_args(render)[:2] == ["bridge", "config"]
+    assert config_of(render) == DOCKER_NODE_CONFIGS / f"{node}.toml"
+    [written] = render[render.index(">") + 1 :]
+    assert move[0] == "mv" and move[1] == written
+    final = PurePosixPath(move[2])
+    assert final.suffix == ".conf"  # Mosquitto's include_dir reads *.conf files only
+    assert PurePosixPath(written).suffix != ".conf"  # never half a file in the config
+    assert PurePosixPath(written).parent == final.parent
+    assert mounted_at(service, final.parent) == (volume, False)
+
+
+@pytest.mark.parametrize("node", NODES)
+def test_bridges_reach_the_partners_brokers_by_service_name(
+    node: str, services: dict[str, dict[str, Any]], local: dict[str, NodeSettings]
+) -> None:
+    """What the bridges service renders: a bridge per partner of the local node, addressed to
+    the partner's broker service; otherwise the very bridges the local set-up runs."""
+    [render, _] = steps(services[f"{node}-bridges"])
+    result = CliRunner().invoke(app, [*mdx_args(render)[:2], "--config", str(config_of(render))])
+    assert result.exit_code == 0, result.output
+    rendered = config_directives(result.output)
+    addresses = [value for key, value in rendered if key == "address"]
+    assert len(addresses) == len(local[node].partners)
+    for address, partner in zip(addresses, local[node].partners, strict=True):
+        host, port = address.rsplit(":", 1)
+        assert host == f"{partner.id}-broker" and host in services, (node, address)
+        assert services[host]["image"].startswith("eclipse-mosquitto:"), host
+        [(_, listener)] = ports(services[host])
+        assert int(port) == listener, (node, address)
+    at_home = config_directives(bridges.render(local[node]))
+    assert [k for k, _ in rendered] == [k for k, _ in at_home]
+    assert [kv for kv in rendered if kv[0] != "address"] == [
+        kv for kv in at_home if kv[0] != "address"
+    ]
+
+
+def test_docker_mosquitto_conf(services: dict[str, dict[str, Any]]) -> None:
+    conf = directives(DOCKER_MOSQUITTO.read_text())
+    for node in NODES:
+        [(_, container_port)] = ports(services[f"{node}-broker"])
+        assert conf["listener"] == [str(container_port)]  # all interfaces of the container
+    assert conf["include_dir"] == [MOSQUITTO_CONF_D, MOSQUITTO_BRIDGES]
+    assert conf["log_dest"] == ["stdout"]
+    [location] = conf["persistence_location"]
+    assert location.endswith("/")  # Mosquitto appends the file name to it as it is
+    for node in NODES:
+        service = services[f"{node}-broker"]
+        data_targets = [
+            t for s, t, _ in mounts(service) if not is_bind(s) and t != MOSQUITTO_BRIDGES
+        ]
+        assert [t for t in data_targets if PurePosixPath(location).is_relative_to(t)] == [
+            MOSQUITTO_DATA
+        ]
+
+
+def test_bridges_are_included_last() -> None:
+    """A bridge `connection` section runs to the end of the config: any setting after the
+    bridges' include would configure the last bridge instead of the broker."""
+    assert config_directives(DOCKER_MOSQUITTO.read_text())[-1] == (
+        "include_dir",
+        MOSQUITTO_BRIDGES,
+    )
+
+
 def test_policy_is_only_in_the_shared_file() -> None:
-    policy = config_directives(POLICY)
+    policy = directives(POLICY.read_text())
     assert policy["persistence"] == ["true"]
     assert "max_queued_messages" in policy
-    docker = config_directives(DOCKER_MOSQUITTO)
-    assert not set(docker) & set(policy)
+    assert "connection" not in policy  # bridges come after the policy, never inside it
+    docker_conf = directives(DOCKER_MOSQUITTO.read_text())
+    assert not set(docker_conf) & set(policy)
 
 
-def test_docker_conf_sets_what_the_local_set_up_renders(tmp_path: Path) -> None:
-    """Same directives as `mdx broker run` writes (values differ: paths, listener address).
-    `user` is left out: the local set-up adds `user root` where Mosquitto's own user cannot
-    reach its folder; the image runs Mosquitto as its own user."""
-    local = config_directives(local_broker.render_config(18831, tmp_path))
-    docker = config_directives(DOCKER_MOSQUITTO)
-    assert set(docker) == set(local) - {"user"}
-    assert docker["allow_anonymous"] == local["allow_anonymous"]
-
-
-def test_broker_healthcheck_subscribes_to_the_broker(
-    services: dict[str, dict[str, Any]],
+def test_docker_conf_sets_what_the_local_set_up_renders(
+    tmp_path: Path, local: dict[str, NodeSettings]
 ) -> None:
-    test = services["broker"]["healthcheck"]["test"]
+    """Same directives as `mdx node run` writes (values differ: paths, listener address; the
+    bridges come in through the last include). `user` is left out: the local set-up adds
+    `user root` where Mosquitto's own user cannot reach its folder; the image runs Mosquitto as
+    its own user."""
+    extra = bridges.render(local["jcg"])
+    rendered = local_broker.render_config(18831, tmp_path, extra=extra).read_text()
+    globals_ = config_directives(rendered.removesuffix(extra))
+    docker_conf = directives(DOCKER_MOSQUITTO.read_text())
+    assert set(docker_conf) == {k for k, _ in globals_} - {"user"}
+    assert docker_conf["allow_anonymous"] == [v for k, v in globals_ if k == "allow_anonymous"]
+
+
+@pytest.mark.parametrize("node", NODES)
+def test_broker_healthcheck_subscribes_to_the_broker(
+    node: str, services: dict[str, dict[str, Any]]
+) -> None:
+    test = services[f"{node}-broker"]["healthcheck"]["test"]
     assert test[:2] == ["CMD", "mosquitto_sub"]
     assert test[test.index("-p") + 1] == "1883"
     assert test[test.index("-t") + 1] == "$$SYS/broker/version"  # $SYS once Compose unescapes
@@ -375,31 +711,57 @@ def test_broker_healthcheck_subscribes_to_the_broker(
 # --- the mdx commands ---------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("name", sorted(MDX_SERVICES))
-def test_command_is_an_mdx_subcommand(name: str, services: dict[str, dict[str, Any]]) -> None:
-    command = services[name]["command"]
-    assert isinstance(command, list), f"{name}: exec form, no shell in between"
-    config = command[command.index("--config") + 1]
-    assert repo_path(config) == NODE_CONFIG
-    args = [str(repo_path(a)) if a.startswith(f"{APP_DIR}/") else a for a in command]
-
-    result = CliRunner().invoke(app, [*args, "--help"])
-    assert result.exit_code == 0, result.output
-
-    # --help stops before the values are checked: parse them as the command would.
-    # (Typer may bring its own Click: groups are told by their `commands`, not by class.)
-    leaf: Any = typer.main.get_command(app)
-    rest = list(args)
-    while isinstance(getattr(leaf, "commands", None), dict):
-        assert rest and rest[0] in leaf.commands, f"{name}: no mdx command {command}"
-        leaf = leaf.commands[rest.pop(0)]
-    with leaf.make_context(name, rest) as ctx:
-        assert Path(ctx.params["config"]) == NODE_CONFIG
+def mdx_steps(services: dict[str, dict[str, Any]]) -> Iterator[tuple[str, list[str]]]:
+    for name in sorted(MDX_SERVICES):
+        for step in steps(services[name]):
+            if step[0] == "mdx":
+                yield name, step
 
 
-def test_sim_rate(services: dict[str, dict[str, Any]]) -> None:
-    command = services["sim"]["command"]
-    assert command[command.index("--rate") + 1] == "20"
+def test_every_mdx_service_runs_mdx(services: dict[str, dict[str, Any]]) -> None:
+    for name in MDX_SERVICES:
+        assert any(s[0] == "mdx" for s in steps(services[name])), name
+    for name, step in mdx_steps(services):
+        node, _ = node_and_role(name)
+        if node:
+            assert config_of(step) == DOCKER_NODE_CONFIGS / f"{node}.toml", name
+
+
+def test_command_is_an_mdx_subcommand(services: dict[str, dict[str, Any]]) -> None:
+    for name, step in mdx_steps(services):
+        config = config_of(step)
+        args = [str(repo_path(a)) if a.startswith(f"{APP_DIR}/") else a for a in mdx_args(step)]
+
+        result = CliRunner().invoke(app, [*args, "--help"])
+        assert result.exit_code == 0, (name, result.output)
+
+        # --help stops before the values are checked: parse them as the command would.
+        # (Typer may bring its own Click: groups are told by their `commands`, not by class.)
+        leaf: Any = typer.main.get_command(app)
+        rest = list(args)
+        while isinstance(getattr(leaf, "commands", None), dict):
+            assert rest and rest[0] in leaf.commands, f"{name}: no mdx command {step}"
+            leaf = leaf.commands[rest.pop(0)]
+        with leaf.make_context(name, rest) as ctx:
+            assert Path(ctx.params["config"]) == config
+
+
+@pytest.mark.parametrize("node", NODES)
+def test_sim_is_the_local_demo_s(node: str, services: dict[str, dict[str, Any]]) -> None:
+    [step] = steps(services[f"{node}-sim"])
+    args = mdx_args(step)
+    assert args[0] == "sim"
+    assert args[args.index("--producer") + 1] == "sim"
+    assert args[args.index("--seed") + 1] == SIM_SEEDS[node]
+    assert args[args.index("--rate") + 1] == SIM_RATE
+
+
+def test_local_demo_runs_the_same_nodes_and_simulators() -> None:
+    text = DEMO.read_text()
+    match = re.search(r"^NODES=\((.*)\)$", text, re.M)
+    assert match and match[1].split() == list(NODES)
+    assert f"--rate {SIM_RATE}" in text
+    assert "--producer sim" in text
 
 
 # --- the image ----------------------------------------------------------------------------
@@ -407,7 +769,7 @@ def test_sim_rate(services: dict[str, dict[str, Any]]) -> None:
 
 def dockerfile(services: dict[str, dict[str, Any]]) -> list[tuple[str, str]]:
     """(INSTRUCTION, arguments) of the mdx services' Dockerfile, continuations joined."""
-    build = services["ingest"]["build"]
+    build = services["jcg-ingest"]["build"]
     text = (COMPOSE.parent / build["context"] / build["dockerfile"]).read_text()
     found = []
     for line in re.sub(r"\\\n", " ", text).splitlines():
@@ -461,9 +823,10 @@ def test_dockerfile_lays_out_the_repository_at_app(services: dict[str, dict[str,
 
     for path in IMAGE_PATHS:
         assert lands_at(path) == APP_DIR / path, path
-    # the node config the compose commands name
-    config = NODE_CONFIG.relative_to(ROOT).as_posix()
-    assert lands_at(config) == APP_DIR / config
+    # the node configs the compose commands name
+    for name, step in mdx_steps(services):
+        config = config_of(step).relative_to(ROOT).as_posix()
+        assert lands_at(config) == APP_DIR / config, name
 
 
 def test_dockerfile_installs_editable_as_root_and_runs_as_a_user(
@@ -478,6 +841,23 @@ def test_dockerfile_installs_editable_as_root_and_runs_as_a_user(
     assert users[-1].split(":")[0] not in ("root", "0")
     [entrypoint] = [rest for i, rest in instructions if i == "ENTRYPOINT"]
     assert json.loads(entrypoint) == ["mdx"]
+
+
+def test_image_gives_its_user_the_folders_its_volumes_mount_on(
+    services: dict[str, dict[str, Any]],
+) -> None:
+    """A new named volume starts as a copy of the image's folder, owner included: where the
+    folder is missing, the volume is root's and the services' user cannot write to it."""
+    instructions = dockerfile(services)
+    runs = " && ".join(rest for i, rest in instructions if i == "RUN")
+    user = [rest for i, rest in instructions if i == "USER"][-1].split(":")[0]
+    var = APP_DIR / "var"
+    targets = {t for name in MDX_SERVICES for s, t, _ in mounts(services[name]) if not is_bind(s)}
+    assert str(KEYS_DIR) in targets
+    for target in targets:
+        assert PurePosixPath(target).is_relative_to(var), target
+        assert re.search(rf"mkdir -p\b[^&;|]*\s{re.escape(target)}(\s|$)", runs), target
+    assert re.search(rf"chown -R {user}(:\S+)? {re.escape(str(var))}(\s|$)", runs)
 
 
 def dockerignore_excludes(path: str, patterns: list[str]) -> bool:
@@ -527,13 +907,14 @@ def test_dockerignore_sends_what_the_image_copies_and_nothing_local(
     for path in (
         "services/mdx/cli/main.py",
         "schemas/envelope/v1/envelope.schema.json",
-        NODE_CONFIG.relative_to(ROOT).as_posix(),
+        *(f"infra/nodes/docker/{n}.toml" for n in NODES),
     ):
         assert not dockerignore_excludes(path, patterns), path
     for path in (
         ".venv/bin/python",
         ".git/HEAD",
         "var/jcg/mosquitto/mosquitto.db",
+        "var/keys/jcg.key",
         "services/mdx/__pycache__",
         "services/mdx/cli/main.pyc",
         "services/mdx.egg-info/PKG-INFO",
@@ -545,17 +926,17 @@ def test_dockerignore_sends_what_the_image_copies_and_nothing_local(
 
 
 def test_docker_compose_config_accepts_the_file() -> None:
-    docker = shutil.which("docker")
-    if docker is None:
+    docker_cli = shutil.which("docker")
+    if docker_cli is None:
         pytest.skip("no docker CLI here: `docker compose config` cannot check the file")
     probe = subprocess.run(
-        [docker, "compose", "version"], capture_output=True, text=True, check=False, timeout=30
+        [docker_cli, "compose", "version"], capture_output=True, text=True, check=False, timeout=30
     )
     if probe.returncode != 0:
         pytest.skip("the docker CLI has no compose plugin: `docker compose config` not run")
     # `config` parses, validates and interpolates the file without a Docker engine.
     result = subprocess.run(
-        [docker, "compose", "-f", str(COMPOSE), "config", "-q"],
+        [docker_cli, "compose", "-f", str(COMPOSE), "config", "-q"],
         capture_output=True,
         text=True,
         check=False,

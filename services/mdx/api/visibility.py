@@ -19,6 +19,7 @@ from sqlalchemy import (
     and_,
     any_,
     false,
+    func,
     literal,
     or_,
     true,
@@ -65,8 +66,19 @@ def _released(table: FromClause, recipient: str, settings: NodeSettings) -> Colu
     c = table.c
     partner = settings.partner(recipient)
     purpose_ok = or_(c.purpose.is_(None), c.purpose.in_(partner.purposes if partner else []))
+    # Positions name no one; an incident does when its `persons` list is not empty.
+    personal = (
+        func.coalesce(func.jsonb_array_length(c.data["persons"]), 0) > 0
+        if "data" in c and "category" in c
+        else false()
+    )
+    reshare_ok = or_(
+        c.origin == settings.node.id,
+        and_(~personal, or_(c.purpose.is_(None), c.tlp == "CLEAR")),
+    )
     return and_(
         c.origin != recipient,
+        reshare_ok,
         or_(
             c.tlp == "CLEAR",  # public: no purpose restriction
             and_(c.tlp == "GREEN", true() if partner else false(), purpose_ok),

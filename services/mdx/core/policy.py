@@ -14,7 +14,11 @@ Rules, first match wins:
    anyone.
 4. An item with a purpose goes only to partners registered for that purpose. CLEAR items are
    exempt: CLEAR means "may be published", and a purpose cannot hold back what anyone may read.
-5. An item with personal data released to a recipient not registered for personal data is
+5. Re-sharing a partner's item (the holder is not its origin) is refused where the holder cannot
+   see the origin's own judgement: when it names people (the origin's personal-data
+   registrations are not the holder's, and the origin's signature forbids redacting it), and
+   when a purpose limits it, unless it is CLEAR (purpose registrations are the origin's too).
+6. An item with personal data released to a recipient not registered for personal data is
    released redacted (the personal data removed).
 
 Anything unrecognised (an unknown TLP label) is withheld: the policy fails closed.
@@ -66,6 +70,11 @@ def decide(item: Marked, recipient: str, settings: NodeSettings) -> Verdict:
     registered = partner.purposes if partner is not None else []
     if item.tlp != "CLEAR" and item.purpose is not None and item.purpose not in registered:
         return Verdict(Decision.WITHHOLD, "purpose-not-registered")
+    if item.origin != settings.node.id:
+        if item.personal_data:
+            return Verdict(Decision.WITHHOLD, "reshare-personal-data")
+        if item.purpose is not None and item.tlp != "CLEAR":
+            return Verdict(Decision.WITHHOLD, "reshare-purpose")
     if item.personal_data and not (partner is not None and partner.personal_data):
         return Verdict(Decision.REDACT, "personal-data-redacted")
     return Verdict(Decision.RELEASE, f"tlp-{item.tlp.lower()}")

@@ -21,6 +21,8 @@ from mdx.core.keys import NodeKeys
 from mdx.core.settings import PartnerSection
 
 log = logging.getLogger("mdx.share.backfill")
+# httpx logs every request at INFO; a backfill round every few seconds would drown the log.
+logging.getLogger("httpx").setLevel(logging.WARNING)
 
 PAGE = 500
 
