@@ -53,6 +53,7 @@ TABLES = (
     "outbox",
     "share_streams",
     "audit_log",
+    "incident_events",
 )
 
 

@@ -108,6 +108,9 @@ def test_amber_for_kcg_reaches_kcg_and_never_uscg(net: Network) -> None:
     )
     api = httpx.get(f"{kcg.api}/api/v1/incidents/{amber['incident_id']}").json()
     assert api["properties"]["tlp"] == "AMBER" and api["properties"]["origin"] == "jcg"
+    provenance = api["properties"]["provenance"]
+    assert provenance["received_via"] == "jcg" and provenance["signature_verified"] is True
+    assert provenance["custody"] == []
     assert httpx.get(f"{uscg.api}/api/v1/incidents/{amber['incident_id']}").status_code == 404
 
 
@@ -402,3 +405,119 @@ def test_every_marking_combination_reaches_exactly_whom_the_policy_allows(net: N
         for incident_id, decision in wanted.items():
             # Redacted: the persons are gone; released: they are there if they were sent.
             assert got[incident_id] == (decision == "release" and personal[incident_id])
+
+
+def test_sar_coordination_request_ack_sitreps_resolution_in_order_everywhere(
+    net: Network,
+) -> None:
+    jcg, kcg, uscg = net["jcg"], net["kcg"], net["uscg"]
+    case = httpx.post(
+        f"{jcg.api}/api/v1/incidents",
+        params={"tlp": "GREEN", "purpose": "SAR"},
+        json={
+            "category": "sar",
+            "status": "reported",
+            "severity": "Severe",
+            "title": "Fishing vessel flooding south of Torishima",
+            "location": {"type": "Point", "coordinates": [140.31, 30.12]},
+            "observed_at": "2026-11-25T08:00:00Z",
+            "persons_at_risk": 8,
+        },
+    )
+    assert case.status_code == 201, case.text
+    incident_id = case.json()["id"]
+    wait_for(
+        lambda: has_incident(uscg, incident_id) and has_incident(kcg, incident_id),
+        30,
+        "the SAR case at USCG and KCG",
+    )
+
+    def step(node: Node, body: dict[str, Any]) -> dict[str, Any]:
+        r = httpx.post(f"{node.api}/api/v1/incidents/{incident_id}/sar", json=body)
+        assert r.status_code == 201, r.text
+        return r.json()  # type: ignore[no-any-return]
+
+    def events(node: Node) -> int:
+        return int(
+            node.scalar(  # type: ignore[arg-type]
+                "SELECT count(*) FROM incident_events WHERE incident_id = %s", incident_id
+            )
+        )
+
+    step(
+        jcg,
+        {
+            "kind": "assistance-requested",
+            "to": "uscg",
+            "text": "Request long-range aircraft for the drift area.",
+        },
+    )
+    wait_for(lambda: events(uscg) == 1, 30, "the request at USCG")
+    step(uscg, {"kind": "acknowledged", "text": "D14 will assist."})
+    step(
+        uscg,
+        {
+            "kind": "asset-assigned",
+            "asset": {"name": "CG-2315 HC-130J", "type": "aircraft", "call_sign": "RESCUE 315"},
+        },
+    )
+    first = step(
+        uscg,
+        {
+            "kind": "sitrep",
+            "sitrep": {
+                "identity": "SITREP 1 USCG D14",
+                "situation": "Aircraft en route, ETA 40 min.",
+                "persons_at_risk": 8,
+                "coordinating_centre": "RCC Yokohama",
+            },
+        },
+    )
+    second = step(
+        uscg,
+        {
+            "kind": "sitrep",
+            "sitrep": {
+                "identity": "SITREP 2 USCG D14",
+                "situation": "On scene: two rafts, 7 persons, 1 missing.",
+                "position": {"type": "Point", "coordinates": [140.35, 30.09]},
+                "persons_at_risk": 8,
+            },
+        },
+    )
+    assert (first["number"], second["number"]) == (1, 2)
+    wait_for(lambda: events(jcg) == 5 and events(kcg) == 5, 30, "every step at JCG and KCG")
+
+    # Only the origin changes the incident: USCG cannot; JCG resolves it.
+    refused = httpx.patch(f"{uscg.api}/api/v1/incidents/{incident_id}", json={"status": "closed"})
+    assert refused.status_code == 409 and "only its origin" in refused.json()["detail"]
+    resolved = httpx.patch(
+        f"{jcg.api}/api/v1/incidents/{incident_id}",
+        json={"status": "resolved", "note": "All 8 recovered."},
+    )
+    assert resolved.status_code == 200, resolved.text
+    wait_for(
+        lambda: all(
+            n.scalar("SELECT version FROM incidents WHERE incident_id = %s", incident_id) == 2
+            for n in (kcg, uscg)
+        ),
+        30,
+        "version 2",
+    )
+
+    expected = [
+        ("version", "jcg", 1),
+        ("assistance-requested", "jcg", None),
+        ("acknowledged", "uscg", None),
+        ("asset-assigned", "uscg", None),
+        ("sitrep", "uscg", 1),
+        ("sitrep", "uscg", 2),
+        ("version", "jcg", 2),
+    ]
+    for node in (jcg, kcg, uscg):
+        entries = httpx.get(f"{node.api}/api/v1/incidents/{incident_id}/timeline").json()[
+            "timeline"
+        ]
+        got = [(e["type"], e["by"], e.get("version") or e.get("number")) for e in entries]
+        assert got == expected, (node.id, entries)
+        assert entries[-1]["status"] == "resolved"

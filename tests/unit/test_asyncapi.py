@@ -35,6 +35,7 @@ RECEIVE, SEND, BOTH = {"receive"}, {"send"}, {"send", "receive"}
 EXPECTED = {  # channel id -> (address, node's actions, retained, payload root schema)
     "inPosition": ("mdx/v1/in/{producer}/position", RECEIVE, False, ENVELOPE_SCHEMA_ID),
     "inIncident": ("mdx/v1/in/{producer}/incident", RECEIVE, False, ENVELOPE_SCHEMA_ID),
+    "inSar": ("mdx/v1/in/{producer}/sar", RECEIVE, False, ENVELOPE_SCHEMA_ID),
     "receipt": ("mdx/v1/receipt/{producer}", SEND, True, RECEIPT_SCHEMA_ID),
     "deadletter": ("mdx/v1/deadletter/{producer}", SEND, False, DEADLETTER_SCHEMA_ID),
     "status": ("mdx/v1/status/{service}", SEND, True, STATUS_SCHEMA_ID),
@@ -115,6 +116,7 @@ def test_addresses_match_the_topics_module(doc: dict[str, Any]) -> None:
     }
     assert address["inPosition"] == topics.inbound("p-1", "position")
     assert address["inIncident"] == topics.inbound("p-1", "incident")
+    assert address["inSar"] == topics.inbound("p-1", "sar")
     assert address["receipt"] == topics.receipt("p-1")
     assert address["deadletter"] == topics.deadletter("p-1")
     assert doc["channels"]["status"]["address"].replace("{service}", "ingest") == topics.status(
@@ -152,7 +154,7 @@ def test_operations_reference_their_channel_and_its_messages(doc: dict[str, Any]
 def test_messages_point_at_schema_files_loaded_by_schema_set(doc: dict[str, Any]) -> None:
     ids = SchemaSet().ids
     file_refs = [r for r in _refs(doc) if not r.startswith("#")]
-    assert len(file_refs) == 6
+    assert len(file_refs) == 7
     for ref in file_refs:
         path = (DOC_PATH.parent / ref).resolve()
         assert path.is_file(), ref
@@ -189,7 +191,11 @@ def _examples(name: str) -> list[Path]:
 
 def test_payloads_take_their_own_examples_only(doc: dict[str, Any]) -> None:
     validators = {cid: _payload_validator(doc, cid) for cid in EXPECTED}
-    owner = {"mdx.position.v1": "inPosition", "mdx.incident.v1": "inIncident"}
+    owner = {
+        "mdx.position.v1": "inPosition",
+        "mdx.incident.v1": "inIncident",
+        "mdx.sar.v1": "inSar",
+    }
     cases = [({owner[json.loads(p.read_text())["type"]]}, p) for p in _examples("envelope")]
     cases += [({"receipt", "shareReceipt"}, p) for p in _examples("receipt")]  # one schema
     cases += [({"deadletter"}, p) for p in _examples("deadletter")]

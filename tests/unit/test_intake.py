@@ -208,8 +208,8 @@ def test_unknown_type(policy: IntakePolicy) -> None:
     envelope["type"] = "mdx.track.v1"
     result = rejected(accept(POSITION_TOPIC, dumps(envelope), policy))
     assert result.reason == (
-        'schema: /type: "mdx.track.v1" is not one of "mdx.position.v1" or "mdx.incident.v1" '
-        "(rule enum at /properties/type/enum)"
+        'schema: /type: "mdx.track.v1" is not one of "mdx.position.v1", "mdx.incident.v1" or '
+        '"mdx.sar.v1" (rule enum at /properties/type/enum)'
     )
 
 

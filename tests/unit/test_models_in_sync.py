@@ -27,6 +27,7 @@ TOP_LEVEL: dict[str, type[BaseModel]] = {
     "deadletter": models.DeadLetter,
     "status": models.ServiceStatus,
     "share": models.ShareMessage,
+    "sar": models.SarEvent,
 }
 
 

@@ -29,6 +29,7 @@ from mdx.core.schemas import (
     INCIDENT_SCHEMA_ID,
     POSITION_SCHEMA_ID,
     RECEIPT_SCHEMA_ID,
+    SAR_SCHEMA_ID,
     SCHEMA_DIR,
     STATUS_SCHEMA_ID,
     SchemaSet,
@@ -47,6 +48,7 @@ MINIMUM_EXAMPLES = {
     "receipt": (2, 2),
     "deadletter": (2, 2),
     "status": (2, 2),
+    "sar": (3, 4),
     "share": (3, 6),
 }
 EXAMPLES = sorted(SCHEMA_DIR.glob("*/v1/examples/*/*.json"))
@@ -127,6 +129,7 @@ def test_the_expected_schema_files_exist() -> None:
         "incident/v1/incident.schema.json",
         "position/v1/position.schema.json",
         "receipt/v1/receipt.schema.json",
+        "sar/v1/sar.schema.json",
         "share/v1/share.schema.json",
         "status/v1/status.schema.json",
     ]
@@ -166,6 +169,7 @@ def test_schema_set_loads_every_file(schema_set: SchemaSet) -> None:
                 DEADLETTER_SCHEMA_ID,
                 STATUS_SCHEMA_ID,
                 SHARE_SCHEMA_ID,
+                SAR_SCHEMA_ID,
             ]
         )
     )
@@ -175,7 +179,11 @@ def test_schema_set_loads_every_file(schema_set: SchemaSet) -> None:
 
 
 def test_type_to_data_schema_is_read_from_the_envelope_schema(schema_set: SchemaSet) -> None:
-    expected = {"mdx.position.v1": POSITION_SCHEMA_ID, "mdx.incident.v1": INCIDENT_SCHEMA_ID}
+    expected = {
+        "mdx.position.v1": POSITION_SCHEMA_ID,
+        "mdx.incident.v1": INCIDENT_SCHEMA_ID,
+        "mdx.sar.v1": SAR_SCHEMA_ID,
+    }
     assert schema_set.data_schemas == expected
     assert data_schema_for_types(schema_set) == expected
     envelope = schema_set.schema(ENVELOPE_SCHEMA_ID)

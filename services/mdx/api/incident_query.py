@@ -38,6 +38,9 @@ _COLUMNS = (
     Incident.relto,
     Incident.purpose,
     Incident.received_at,
+    Incident.received_via,
+    Incident.signature,
+    Incident.custody,
     Incident.data,
     func.ST_AsGeoJSON(Incident.geom).label("geometry"),
 )
@@ -101,5 +104,14 @@ def to_feature(row: AnyRow, who: Caller) -> dict[str, Any]:
         relto=list(row.relto or []),
         purpose=row.purpose,
         received_at=row.received_at,
+        # Who said it and how it came here: a partner's item was stored only after its origin's
+        # signature verified, and names every node that passed it on.
+        provenance={
+            "origin": row.origin,
+            "received_via": row.received_via,
+            "signature_verified": row.signature is not None,
+            "signature": row.signature,
+            "custody": [{k: c[k] for k in ("node", "from", "to", "at")} for c in row.custody or []],
+        },
     )
     return geojson.feature(str(row.incident_id), orjson.loads(row.geometry), props)

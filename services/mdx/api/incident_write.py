@@ -40,12 +40,19 @@ class Markings:
 def submit(res: Resources, data: dict[str, Any], markings: Markings) -> uuid.UUID:
     """Store a new incident or a newer version of one; returns its id."""
     data = {"incident_id": str(uuid.uuid4()), "version": 1, **data}
-    accepted = _judge(res, _envelope(res, data, markings))
+    accepted = judge(res, build_envelope(res, data, markings))
     incident_id = uuid.UUID(data["incident_id"])  # the schema has checked it
     with res.engine.begin() as conn:
-        stored = conn.execute(
-            select(Incident.version).where(Incident.incident_id == incident_id).with_for_update()
-        ).scalar()
+        found = conn.execute(
+            select(Incident.version, Incident.origin)
+            .where(Incident.incident_id == incident_id)
+            .with_for_update()
+        ).first()
+        if found is not None and found.origin != res.settings.node.id:
+            raise problems.VersionConflict(
+                f"incident {incident_id} belongs to {found.origin}: only its origin changes it"
+            )
+        stored = found.version if found is not None else None
         if stored is not None and data["version"] <= stored:
             raise problems.VersionConflict(
                 f"incident {incident_id} is at version {stored}; "
@@ -60,27 +67,41 @@ def change_status(res: Resources, incident_id: uuid.UUID, status: str, note: str
     """Store the next version of an incident with a new status and the same markings."""
     with res.engine.begin() as conn:
         row = conn.execute(
-            select(Incident.data, Incident.version, Incident.tlp, Incident.relto, Incident.purpose)
+            select(
+                Incident.data,
+                Incident.version,
+                Incident.origin,
+                Incident.tlp,
+                Incident.relto,
+                Incident.purpose,
+            )
             .where(Incident.incident_id == incident_id)
             .with_for_update()
         ).first()
         if row is None:
             raise problems.NotFound(f"no incident {incident_id}")
+        if row.origin != res.settings.node.id:
+            raise problems.VersionConflict(
+                f"incident {incident_id} belongs to {row.origin}: only its origin changes it; "
+                f"report with POST {incident_id}/sar (status or sitrep) instead"
+            )
         data = {k: v for k, v in row.data.items() if k != "note"}  # a note belongs to one version
         data.update(status=status, version=row.version + 1)
         if note is not None:
             # Handed to the schema like every other field: it decides whether notes exist.
             data["note"] = note
         markings = Markings(row.tlp, list(row.relto or []), row.purpose)
-        accepted = _judge(res, _envelope(res, data, markings))
+        accepted = judge(res, build_envelope(res, data, markings))
         _store(res, conn, accepted, incident_id)
 
 
-def _envelope(res: Resources, data: dict[str, Any], m: Markings) -> dict[str, Any]:
+def build_envelope(
+    res: Resources, data: dict[str, Any], m: Markings, type_: str = INCIDENT_TYPE
+) -> dict[str, Any]:
     return make_envelope(
         res.settings.node.id,
         PRODUCER,
-        INCIDENT_TYPE,
+        type_,
         data,
         tlp=m.tlp,
         relto=m.relto,
@@ -88,8 +109,8 @@ def _envelope(res: Resources, data: dict[str, Any], m: Markings) -> dict[str, An
     )
 
 
-def _judge(res: Resources, envelope: dict[str, Any]) -> intake.Accepted:
-    result = intake.accept_envelope(envelope, PRODUCER, "incident", res.policy)
+def judge(res: Resources, envelope: dict[str, Any], kind: str = "incident") -> intake.Accepted:
+    result = intake.accept_envelope(envelope, PRODUCER, kind, res.policy)
     if isinstance(result, intake.Rejected):
         # The handler gives one line; ask the same schemas again for each rule, by path.
         violations = res.policy.schemas.validate_envelope(envelope)

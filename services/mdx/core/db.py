@@ -140,6 +140,25 @@ class Incident(_Markings, Base):
 Index("ix_incidents_geog", func.geography(Incident.geom), postgresql_using="gist")
 
 
+class IncidentEvent(_Markings, Base):
+    """SAR coordination on an incident (mdx.sar.v1): requests, acknowledgements, assets, status
+    updates and SITREPs, from any node that may see the incident; its timeline."""
+
+    __tablename__ = "incident_events"
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    incident_id: Mapped[uuid.UUID] = mapped_column(UUID)
+    kind: Mapped[str] = mapped_column(String(32))
+    number: Mapped[int | None] = mapped_column(Integer)
+    observed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    data: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    envelope: Mapped[dict[str, Any]] = mapped_column(JSONB)
+
+    __table_args__ = (
+        UniqueConstraint("source", "event_id"),
+        Index("ix_incident_events_incident_id_observed_at", "incident_id", "observed_at"),
+    )
+
+
 class DeadLetter(Base):
     """A message that could not be accepted, kept byte for byte with the reason."""
 

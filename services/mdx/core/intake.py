@@ -25,7 +25,8 @@ MAX_REASONS = 5
 # Nothing older is a report of the present; PostgreSQL could store it but not read it back.
 EARLIEST_OBSERVATION = datetime(1900, 1, 1, tzinfo=UTC)
 
-Kind = Literal["position", "incident"]
+Kind = Literal["position", "incident", "sar"]
+KINDS: tuple[Kind, ...] = ("position", "incident", "sar")
 
 
 @dataclass(slots=True)
@@ -171,7 +172,7 @@ def _judge(
         return Rejected(producer, problem, seq)
     relto = envelope["relto"].split() if "relto" in envelope else []
     return Accepted(
-        kind="position" if kind == "position" else "incident",
+        kind=next(k for k in KINDS if k == kind),
         producer=producer,
         origin=source_node,
         envelope=envelope,

@@ -14,6 +14,7 @@ from typing_extensions import TypeAliasType
 class EventType(StrEnum):
     mdx_position_v1 = "mdx.position.v1"
     mdx_incident_v1 = "mdx.incident.v1"
+    mdx_sar_v1 = "mdx.sar.v1"
 
 
 EnvelopeAdditionalProperty = TypeAliasType(
@@ -491,6 +492,93 @@ class CustodyEntry(BaseModel):
     ]
 
 
+class SarEventKind(StrEnum):
+    assistance_requested = "assistance-requested"
+    acknowledged = "acknowledged"
+    asset_assigned = "asset-assigned"
+    status = "status"
+    sitrep = "sitrep"
+
+
+class SarAssetType(StrEnum):
+    vessel = "vessel"
+    boat = "boat"
+    aircraft = "aircraft"
+    helicopter = "helicopter"
+    shore_team = "shore-team"
+
+
+class SarAsset(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+    )
+    name: Annotated[str, Field(max_length=120, min_length=1)]
+    type: Annotated[SarAssetType, Field(title="SarAssetType")]
+    call_sign: Annotated[str | None, Field(max_length=20)] = None
+
+
+class Sitrep(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+    )
+    identity: Annotated[str, Field(max_length=200, min_length=1)]
+    position: Point | None = None
+    situation: Annotated[str, Field(max_length=4000, min_length=1)]
+    persons_at_risk: Annotated[int | None, Field(ge=0)] = None
+    assistance_required: Annotated[str | None, Field(max_length=2000)] = None
+    coordinating_centre: Annotated[str | None, Field(max_length=200)] = None
+
+
+class SarEvent(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+    )
+    incident_id: Annotated[
+        UUID,
+        Field(
+            description="UUID in canonical lower-case form, so that (source, id) compares byte for byte."
+        ),
+    ]
+    incident_origin: Annotated[
+        str,
+        Field(
+            description="Identifier of an mdx node (one coast guard), e.g. jcg, kcg.",
+            max_length=32,
+            pattern="^[a-z][a-z0-9-]{1,31}$",
+        ),
+    ]
+    kind: Annotated[SarEventKind, Field(title="SarEventKind")]
+    to: Annotated[
+        str | None,
+        Field(
+            description="The node asked for assistance (assistance-requested).",
+            max_length=32,
+            pattern="^[a-z][a-z0-9-]{1,31}$",
+        ),
+    ] = None
+    number: Annotated[
+        int | None,
+        Field(
+            description="SITREP number, counted per author node and incident from 1.",
+            ge=1,
+            le=100000,
+        ),
+    ] = None
+    asset: Annotated[SarAsset | None, Field(title="SarAsset")] = None
+    status: Annotated[str | None, Field(max_length=500, min_length=1)] = None
+    sitrep: Annotated[
+        Sitrep | None,
+        Field(description="IAMSAR situation report sections.", title="Sitrep"),
+    ] = None
+    text: Annotated[str | None, Field(max_length=2000)] = None
+    observed_at: Annotated[
+        AwareDatetime,
+        Field(
+            description="RFC 3339 date-time, profiled so every consumer's parser takes it: upper-case T and Z, seconds 00-59 (no leap second), at most 9 fraction digits, an offset always."
+        ),
+    ]
+
+
 class Envelope(BaseModel):
     model_config = ConfigDict(
         extra="allow",
@@ -636,7 +724,8 @@ MdxDocument = TypeAliasType(
         | Receipt
         | DeadLetter
         | ServiceStatus
-        | ShareMessage,
+        | ShareMessage
+        | SarEvent,
         Field(description="Any top-level mdx JSON document.", title="MdxDocument"),
     ],
 )

@@ -28,6 +28,7 @@ POSITION_SCHEMA_ID: Final = ID_BASE + "position/v1/position.schema.json"
 INCIDENT_SCHEMA_ID: Final = ID_BASE + "incident/v1/incident.schema.json"
 RECEIPT_SCHEMA_ID: Final = ID_BASE + "receipt/v1/receipt.schema.json"
 DEADLETTER_SCHEMA_ID: Final = ID_BASE + "deadletter/v1/deadletter.schema.json"
+SAR_SCHEMA_ID: Final = ID_BASE + "sar/v1/sar.schema.json"
 STATUS_SCHEMA_ID: Final = ID_BASE + "status/v1/status.schema.json"
 
 # Custom formats the schemas use; jsonschema-rs ignores unknown formats, so every one must be here.

@@ -50,6 +50,10 @@ class SharingSection(BaseModel):
     # (what it carried comes again by backfill from the feed).
     message_validity_s: int = Field(default=3600, gt=0)
     batch_size: int = Field(default=500, ge=1)
+    # Pass partners' items on to our other partners (as far as their markings allow). Off by
+    # default: in a full mesh every partner already has what the origin released to it, and
+    # forwarding everything would multiply the traffic by the number of partners.
+    reshare: bool = False
     # How often each partner's feed is asked for what its stream may have lost, and how long a
     # gap in a stream may stand before that is done at once.
     backfill_interval_s: float = Field(default=15.0, gt=0)

@@ -32,6 +32,8 @@ def router(settings: NodeSettings) -> Router:
     me = settings.node.id
 
     def route(a: Accepted) -> list[Share]:
+        if a.origin != me and not settings.sharing.reshare:
+            return []
         item = marked(a)
         # Nodes that already hold the item: whoever passed it to us, and its custodians.
         holders = {a.received_via, *(c.get("node") for c in a.custody or [])}

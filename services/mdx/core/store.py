@@ -32,6 +32,11 @@ CREATE TEMP TABLE IF NOT EXISTS stage_incidents (
   incident_id uuid, version int, category text, status text, severity text, certainty text,
   urgency text, title text, observed_at timestamptz, location text, data jsonb, envelope jsonb
 ) ON COMMIT DELETE ROWS;
+CREATE TEMP TABLE IF NOT EXISTS stage_events (
+  source text, event_id uuid, origin text, tlp text, relto text[], purpose text,
+  received_via text, signature text, custody jsonb,
+  incident_id uuid, kind text, number int, observed_at timestamptz, data jsonb, envelope jsonb
+) ON COMMIT DELETE ROWS;
 CREATE TEMP TABLE IF NOT EXISTS stage_outbox (
   ord int, recipient text, kind text, source text, event_id uuid, envelope jsonb, custody jsonb,
   redacted boolean
@@ -50,6 +55,7 @@ _INCIDENT_COLS = (
     f"{_MARKINGS}, incident_id, version, category, status, severity, certainty, urgency,"
     " title, observed_at, location, data, envelope"
 )
+_EVENT_COLS = f"{_MARKINGS}, incident_id, kind, number, observed_at, data, envelope"
 _OUTBOX_COLS = "recipient, kind, source, event_id, envelope, custody, redacted"
 
 _INSERT_POSITIONS = f"""
@@ -113,6 +119,19 @@ JOIN incident_versions v ON v.incident_id = s.incident_id AND v.version = s.vers
 WHERE (v.source, v.event_id) <> (s.source, s.event_id)
 """
 
+_INSERT_EVENTS = f"""
+INSERT INTO incident_events ({_EVENT_COLS}) SELECT {_EVENT_COLS} FROM stage_events
+ON CONFLICT DO NOTHING
+"""
+
+# An incident belongs to its origin: an envelope from another node that would change it is
+# refused (partners coordinate through SAR events instead).
+_FOREIGN_CHANGES = """
+DELETE FROM stage_incidents s USING incidents i
+WHERE i.incident_id = s.incident_id AND i.origin <> s.origin
+RETURNING s.source, s.event_id::text, i.origin
+"""
+
 # An item's outbox rows, only for items that are stored (a refused version shares nothing);
 # the unique (recipient, source, event_id) makes a redelivered item share nothing twice.
 _INSERT_OUTBOX = f"""
@@ -121,6 +140,8 @@ SELECT {_OUTBOX_COLS} FROM stage_outbox s
 WHERE EXISTS (SELECT 1 FROM positions p WHERE p.source = s.source AND p.event_id = s.event_id)
    OR EXISTS (SELECT 1 FROM incident_versions v
               WHERE v.source = s.source AND v.event_id = s.event_id)
+   OR EXISTS (SELECT 1 FROM incident_events e
+              WHERE e.source = s.source AND e.event_id = s.event_id)
 ORDER BY s.ord
 ON CONFLICT DO NOTHING
 """
@@ -200,7 +221,7 @@ def write_batch(
     dead letters it newly recorded."""
     positions = [_position_row(a) for a in accepted if a.kind == "position"]
     incidents_in = [a for a in accepted if a.kind == "incident"]
-    incidents = [_incident_row(a) for a in incidents_in]
+    events = [_event_row(a) for a in accepted if a.kind == "sar"]
     outbox = [
         (
             i,
@@ -222,12 +243,18 @@ def write_batch(
                 for row in positions:
                     copy.write_row(row)
             cur.execute(_INSERT_POSITIONS)
-        if incidents:
+        if incidents_in:
             with cur.copy(f"COPY stage_incidents ({_INCIDENT_COLS}) FROM STDIN") as copy:
-                for row in incidents:
-                    copy.write_row(row)
+                for a in incidents_in:
+                    copy.write_row(_incident_row(a))
+            foreign = _foreign_changes(cur, incidents_in)
             cur.execute(_INSERT_INCIDENTS)
-            bounced = [*bounced, *_version_conflicts(cur, incidents_in)]
+            bounced = [*bounced, *foreign, *_version_conflicts(cur, incidents_in)]
+        if events:
+            with cur.copy(f"COPY stage_events ({_EVENT_COLS}) FROM STDIN") as copy:
+                for row in events:
+                    copy.write_row(row)
+            cur.execute(_INSERT_EVENTS)
         for b in bounced:
             digest = hashlib.sha256(b.payload).digest()
             cur.execute(
@@ -254,6 +281,20 @@ def write_batch(
         for producer, seq in (receipts or {}).items():
             cur.execute(_UPSERT_RECEIPT, (producer, seq))
     return dead
+
+
+def _foreign_changes(cur: psycopg.Cursor[Any], staged: Sequence[Accepted]) -> list[Bounced]:
+    """Staged versions of another node's incident: taken out of the batch and bounced."""
+    by_key = {(a.envelope["source"], a.envelope["id"]): a for a in staged}
+    out = []
+    for source, event_id, owner in cur.execute(_FOREIGN_CHANGES).fetchall():
+        a = by_key[(source, event_id)]
+        reason = (
+            f"incident {a.data['incident_id']} belongs to {owner}: only its origin changes it "
+            "(coordinate with SAR events instead)"
+        )
+        out.append(Bounced(Rejected(a.producer, reason, a.seq), a.topic, a.payload))
+    return out
 
 
 def _version_conflicts(cur: psycopg.Cursor[Any], staged: Sequence[Accepted]) -> list[Bounced]:
@@ -308,6 +349,19 @@ def _position_row(a: Accepted) -> tuple[Any, ...]:
         d.get("heading"),
         d.get("nav_status"),
         d["source_type"],
+    )
+
+
+def _event_row(a: Accepted) -> tuple[Any, ...]:
+    d = a.data
+    return (
+        *_markings(a),
+        d["incident_id"],
+        d["kind"],
+        d.get("number"),
+        d["observed_at"],
+        orjson.dumps(d).decode(),
+        orjson.dumps(a.envelope).decode(),
     )
 
 

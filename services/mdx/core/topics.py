@@ -8,7 +8,11 @@ PREFIX: Final = "mdx/v1"
 INBOUND_FILTER: Final = f"{PREFIX}/in/+/+"
 
 # Inbound topic kind -> the envelope `type` it carries.
-KIND_TO_TYPE: Final = {"position": "mdx.position.v1", "incident": "mdx.incident.v1"}
+KIND_TO_TYPE: Final = {
+    "position": "mdx.position.v1",
+    "incident": "mdx.incident.v1",
+    "sar": "mdx.sar.v1",
+}
 TYPE_TO_KIND: Final = {v: k for k, v in KIND_TO_TYPE.items()}
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import random
 import time
+import uuid
 from typing import Any
 
 from mdx.core.producer import Producer
@@ -50,6 +51,8 @@ def run(
             sent["positions"] += 1
             if rng.randrange(POSITIONS_PER_INCIDENT) == 0:
                 data, markings = make_incident(fleet, rng, now)
+                # The seed replays the same traffic; each run still reports new incidents.
+                data["incident_id"] = str(uuid.uuid4())
                 out.publish("incident", data, **markings)
                 sent["incidents"] += 1
                 log.info("incident %s: %s", data["category"], data["title"])

@@ -1,0 +1,171 @@
+"""SAR coordination across nodes on one incident, and the incident's timeline.
+
+`POST /api/v1/incidents/{id}/sar` records one coordination step as its own signed event
+(mdx.sar.v1): the incident's origin asks a partner for assistance; the assisting node
+acknowledges, assigns an asset, reports status and numbered SITREPs. The event is judged by the
+same intake handler as everything else and shared through the outbox like any item, with the
+incident's markings widened to the nodes taking part (the origin, the node asked), so the
+steps reach every node that may see the incident. The incident itself changes only at its
+origin. `GET .../timeline` puts versions and steps in order.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal, cast
+
+import psycopg
+from fastapi import APIRouter, Path
+from pydantic import BaseModel, ConfigDict
+from sqlalchemy import Connection, func, select
+
+from mdx.api import incident_write, problems
+from mdx.api.deps import Db, Res, Who
+from mdx.api.visibility import visible
+from mdx.core import sharing, store
+from mdx.core.db import Incident, IncidentEvent, IncidentVersion
+
+router = APIRouter(prefix="/api/v1/incidents", tags=["sar"])
+SAR_TYPE = "mdx.sar.v1"
+
+
+class SarStep(BaseModel):
+    """One coordination step; the fields each kind needs are checked by the SAR schema."""
+
+    model_config = ConfigDict(extra="forbid")
+    kind: Literal["assistance-requested", "acknowledged", "asset-assigned", "status", "sitrep"]
+    to: str | None = None
+    asset: dict[str, Any] | None = None
+    status: str | None = None
+    sitrep: dict[str, Any] | None = None
+    text: str | None = None
+
+
+@router.post(
+    "/{incident_id}/sar",
+    status_code=201,
+    responses=problems.responses(404, 409, 422),
+    summary="Record a SAR coordination step (request, acknowledgement, asset, status, SITREP)",
+)
+def post_step(
+    incident_id: Annotated[uuid.UUID, Path()], step: SarStep, res: Res, who: Who
+) -> dict[str, Any]:
+    if not who.local:
+        raise problems.Forbidden("partners coordinate through their own node")
+    me = res.settings.node.id
+    with res.engine.begin() as conn:
+        incident = conn.execute(
+            select(
+                Incident.origin, Incident.category, Incident.tlp, Incident.relto, Incident.purpose
+            ).where(Incident.incident_id == incident_id)
+        ).first()
+        if incident is None:
+            raise problems.NotFound(f"no incident {incident_id}")
+        if incident.category != "sar":
+            raise problems.VersionConflict(
+                f"incident {incident_id} is {incident.category}: SAR coordination is for sar"
+            )
+        if step.kind == "assistance-requested":
+            if incident.origin != me:
+                raise problems.VersionConflict(
+                    f"only the incident's origin ({incident.origin}) asks for assistance"
+                )
+            if step.to is None or res.settings.partner(step.to) is None:
+                raise problems.Rejected(
+                    f"'to' must name a partner of {me}",
+                    errors=[{"path": "/to", "keyword": "enum", "message": "not a partner"}],
+                )
+        data: dict[str, Any] = {
+            "incident_id": str(incident_id),
+            "incident_origin": incident.origin,
+            "kind": step.kind,
+            "observed_at": datetime.now(UTC).isoformat().replace("+00:00", "Z"),
+        }
+        data |= {k: v for k, v in step.model_dump().items() if v is not None and k != "kind"}
+        if step.kind == "sitrep":
+            data["number"] = 1 + (_last_sitrep(conn, incident_id, me) or 0)
+        # The steps go where the incident may go, and always to the nodes taking part.
+        taking_part = {incident.origin, *([step.to] if step.to else [])} - {me}
+        markings = incident_write.Markings(
+            incident.tlp, sorted({*(incident.relto or []), *taking_part}), incident.purpose
+        )
+        envelope = incident_write.build_envelope(res, data, markings, SAR_TYPE)
+        accepted = incident_write.judge(res, envelope, "sar")
+        raw = cast(psycopg.Connection[Any], conn.connection.driver_connection)
+        store.prepare(raw)
+        store.write_batch(raw, [accepted], [], route=sharing.router(res.settings))
+    return {"id": envelope["id"], "source": envelope["source"], **data}
+
+
+def _last_sitrep(conn: Connection, incident_id: uuid.UUID, me: str) -> int | None:
+    return conn.execute(
+        select(func.max(IncidentEvent.number)).where(
+            IncidentEvent.incident_id == incident_id,
+            IncidentEvent.origin == me,
+            IncidentEvent.kind == "sitrep",
+        )
+    ).scalar()
+
+
+@router.get(
+    "/{incident_id}/timeline",
+    responses=problems.responses(404),
+    summary="Versions and SAR coordination steps of an incident, in order",
+)
+def timeline(
+    incident_id: Annotated[uuid.UUID, Path()], db: Db, res: Res, who: Who
+) -> dict[str, Any]:
+    versions = db.execute(
+        visible(
+            select(
+                IncidentVersion.version,
+                IncidentVersion.origin,
+                IncidentVersion.data,
+                IncidentVersion.envelope,
+                IncidentVersion.received_at,
+            ).where(IncidentVersion.incident_id == incident_id),
+            IncidentVersion.__table__,
+            who,
+        )
+    ).all()
+    if not versions:
+        raise problems.NotFound(f"no incident {incident_id}")
+    events = db.execute(
+        visible(
+            select(
+                IncidentEvent.kind,
+                IncidentEvent.origin,
+                IncidentEvent.number,
+                IncidentEvent.observed_at,
+                IncidentEvent.data,
+                IncidentEvent.received_at,
+            ).where(IncidentEvent.incident_id == incident_id),
+            IncidentEvent.__table__,
+            who,
+        )
+    ).all()
+    entries = [
+        {
+            # A version is dated by when its origin made it (its envelope's time).
+            "at": datetime.fromisoformat(v.envelope["time"]) if v.envelope else v.received_at,
+            "type": "version",
+            "version": v.version,
+            "status": v.data["status"],
+            "by": v.origin,
+            "received_at": v.received_at,
+        }
+        for v in versions
+    ] + [
+        {
+            "at": e.observed_at,
+            "type": e.kind,
+            "by": e.origin,
+            "number": e.number,
+            "received_at": e.received_at,
+            **{k: v for k, v in e.data.items() if k in ("to", "asset", "status", "sitrep", "text")},
+        }
+        for e in events
+    ]
+    entries.sort(key=lambda x: (x["at"], x["received_at"]))
+    return {"incident_id": str(incident_id), "timeline": entries}
