@@ -59,7 +59,13 @@ def unavailable() -> str | None:
     done = ip("netns", "add", probe, check=False)
     if done.returncode != 0:
         return f"`ip netns add` failed: {done.stderr.strip() or done.returncode}"
-    ip("netns", "del", probe, check=False)
+    try:
+        for what in (("br0", "type", "bridge"), ("v0", "type", "veth", "peer", "name", "v1")):
+            done = ip("-n", probe, "link", "add", *what, check=False)
+            if done.returncode != 0:
+                return f"`ip link add {' '.join(what)}` failed: {done.stderr.strip()}"
+    finally:
+        ip("netns", "del", probe, check=False)
     return None
 
 

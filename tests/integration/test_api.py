@@ -609,6 +609,8 @@ def test_openapi_lists_every_path(client: TestClient) -> None:
     assert set(paths) == {
         "/api/v1/incidents",
         "/api/v1/incidents/{incident_id}",
+        "/api/v1/incidents/{incident_id}/sar",
+        "/api/v1/incidents/{incident_id}/timeline",
         "/api/v1/vessels/{mmsi}",
         "/api/v1/vessels/{mmsi}/track",
         "/api/v1/deadletters",

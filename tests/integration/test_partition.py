@@ -7,6 +7,7 @@ Needs root and iproute2 (as in CI); skipped with the reason otherwise.
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import subprocess
 import sys
@@ -14,7 +15,7 @@ import tempfile
 import time
 import tomllib
 import uuid
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -110,20 +111,26 @@ class NsNetwork(Network):
         return found
 
 
-def build_netns_network(ids: tuple[str, ...] = DEMO) -> Iterator[NsNetwork]:
+def build_netns_network(ids: tuple[str, ...] = DEMO) -> Generator[NsNetwork]:
     """Like federation.build_network, but each node on a namespace host of `netns.Lan`."""
     pg = make_url(PG_ADMIN)
     if not pg.host or pg.host.startswith("/"):
         pytest.skip(f"the namespaces reach PostgreSQL over TCP; MDX_TEST_PG has no TCP host: {pg}")
     pg_port = pg.port or 5432
-    root = Path(tempfile.mkdtemp(prefix="mdx-netns-"))
-    root.chmod(0o755)  # the brokers' own user must reach their folders
-    lan = netns.Lan()
-    relay = netns.LoopbackRelay((pg.host, pg_port))
     nodes: dict[str, NsNode] = {}
-    net = NsNetwork(nodes, root, lan)  # type: ignore[arg-type]  # dict[str, NsNode] is one
-    try:
+    # Undone in reverse order, every step even when an earlier one fails.
+    with contextlib.ExitStack() as undo:
+        root = Path(tempfile.mkdtemp(prefix="mdx-netns-"))
+        root.chmod(0o755)  # the brokers' own user must reach their folders
+        undo.callback(shutil.rmtree, root, ignore_errors=True)
+        undo.callback(_drop_databases, nodes)
+        lan = netns.Lan()
+        undo.callback(lan.destroy)
         lan.create()
+        relay = netns.LoopbackRelay((pg.host, pg_port))
+        undo.callback(relay.close)
+        net = NsNetwork(nodes, root, lan)  # type: ignore[arg-type]  # dict[str, NsNode] is one
+        undo.callback(net.stop)
         for nid in ids:
             host = lan.add_host(nid)
             relay.serve_in(host.netns, pg_port)
@@ -145,17 +152,13 @@ def build_netns_network(ids: tuple[str, ...] = DEMO) -> Iterator[NsNetwork]:
             assert all(p.api_url == nodes[p.id].api for p in s.partners)
             migrate.upgrade(n.db)
         yield net
-    finally:
-        try:
-            net.stop()
-        finally:
-            relay.close()
-            lan.destroy()
-            with psycopg.connect(store.libpq_dsn(PG_ADMIN), autocommit=True) as conn:
-                for n in nodes.values():
-                    name = make_url(n.db).database
-                    conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-            shutil.rmtree(root, ignore_errors=True)
+
+
+def _drop_databases(nodes: dict[str, NsNode]) -> None:
+    with psycopg.connect(store.libpq_dsn(PG_ADMIN), autocommit=True) as conn:
+        for n in nodes.values():
+            name = make_url(n.db).database
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 @pytest.fixture
@@ -163,11 +166,15 @@ def net() -> Iterator[NsNetwork]:
     reason = netns.unavailable()
     if reason:
         pytest.skip(reason)
-    for network in build_netns_network():
+    built = build_netns_network()
+    network = next(built)
+    try:
         network.start()
         for node in network.nodes.values():
             wait_for(partial(_healthy, node), 30, partial(_api_log, node))
         yield network
+    finally:
+        built.close()  # stops the nodes and removes the namespaces, even when start-up failed
 
 
 def _api_log(node: Node) -> str:
