@@ -190,6 +190,27 @@ def positions_for(producer: str, n: int, tlp: str = "GREEN") -> list[dict[str, A
     ]
 
 
+def stored_order(node: Node, source: str) -> list[str]:
+    """The envelopes from `source` in the order `node` stored them."""
+    return list(
+        node.scalar(  # type: ignore[call-overload]
+            "SELECT array_agg(event_id::text ORDER BY id) FROM positions WHERE source = %s", source
+        )
+    )
+
+
+def stream_order(origin: Node, recipient: str, source: str) -> list[str]:
+    """The envelopes from `source` in the order of `origin`'s stream to `recipient`."""
+    return list(
+        origin.scalar(  # type: ignore[call-overload]
+            "SELECT array_agg(event_id::text ORDER BY seq) FROM outbox "
+            "WHERE recipient = %s AND source = %s",
+            recipient,
+            source,
+        )
+    )
+
+
 def count_from(node: Node, source: str) -> int:
     return int(node.scalar("SELECT count(*) FROM positions WHERE source = %s", source))  # type: ignore[arg-type]
 

@@ -44,12 +44,12 @@ ON CONFLICT (peer, direction) DO UPDATE SET connected = %(up)s, connected_change
 
 @dataclass
 class Judged:
-    """A batch of inbound share messages, sorted into what to store and what to refuse."""
+    """A batch of inbound share messages: those opened, each with its place in its stream (to
+    be stored in stream order, the item or the refusal of its item), and those refused
+    unopened (which hold no place in any stream)."""
 
-    accepted: list[Accepted] = field(default_factory=list)
-    bounced: list[Bounced] = field(default_factory=list)
-    # (sender, seq) of every message that was opened: receipted once stored.
-    seqs: list[tuple[str, int]] = field(default_factory=list)
+    opened: list[tuple[str, int, Accepted | Bounced]] = field(default_factory=list)
+    refused: list[Bounced] = field(default_factory=list)
     duplicates: int = 0
 
 
@@ -79,24 +79,56 @@ def judge(
                 payload, me=keys.node_id, trusted=keys.trusted, now=now, schemas=policy.schemas
             )
         except signing.ShareRejected as e:
-            out.bounced.append(
+            out.refused.append(
                 Bounced(Rejected(claimed, f"share refused: {e.reason}"), topic, payload)
             )
             continue
         if opened.sender != claimed:
             reason = f"share refused: sent by {opened.sender!r} on {claimed!r}'s stream"
-            out.bounced.append(Bounced(Rejected(claimed, reason), topic, payload))
+            out.refused.append(Bounced(Rejected(claimed, reason), topic, payload))
             continue
-        out.seqs.append((opened.sender, opened.seq))
         verdict = accept_foreign(
             opened.envelope, opened.origin, opened.sender, list(opened.custody), policy
         )
         if isinstance(verdict, Rejected):
-            out.bounced.append(Bounced(verdict, topic, payload))
+            item: Accepted | Bounced = Bounced(verdict, topic, payload)
         else:
             verdict.topic, verdict.payload = topic, payload
-            out.accepted.append(verdict)
+            item = verdict
+        out.opened.append((opened.sender, opened.seq, item))
     return out
+
+
+@dataclass
+class Reorder:
+    """Puts each sender's stream back in order: an item is released for storing only once
+    everything before it in its stream has been. Items held past a gap are acknowledged to
+    the broker but not receipted, so until the gap fills (from the bridge, a republish or the
+    feed) their sender keeps them; a crash loses nothing."""
+
+    held: dict[str, dict[int, Accepted | Bounced]] = field(default_factory=dict)
+    limit: int = 50_000
+
+    def add(self, sender: str, seq: int, item: Accepted | Bounced, after: int) -> None:
+        if seq > after:
+            stream = self.held.setdefault(sender, {})
+            if len(stream) < self.limit or seq in stream:  # past the limit: sender resends
+                stream[seq] = item
+
+    def release(self, watermarks: dict[str, int]) -> list[tuple[str, int, Accepted | Bounced]]:
+        """Items that continue each stream from `watermarks` without a gap, in order."""
+        ready = []
+        for sender, stream in self.held.items():
+            mark = watermarks.get(sender, 0)
+            for seq in [s for s in stream if s <= mark]:
+                del stream[seq]  # came again after it was stored
+            while mark + 1 in stream:
+                mark += 1
+                ready.append((sender, mark, stream.pop(mark)))
+        return ready
+
+    def gapped(self) -> set[str]:
+        return {sender for sender, stream in self.held.items() if stream}
 
 
 def _seq_of(payload: bytes) -> int:

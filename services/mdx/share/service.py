@@ -23,7 +23,7 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
 from mdx.core import sharing, store, topics
-from mdx.core.intake import IntakePolicy
+from mdx.core.intake import Accepted, IntakePolicy
 from mdx.core.keys import NodeKeys, load_node_keys
 from mdx.core.receipts import ReceiptTracker
 from mdx.core.schemas import SchemaSet
@@ -58,6 +58,7 @@ class ShareService:
         )
         self.route = sharing.router(settings)
         self.tracker = ReceiptTracker()
+        self.reorder = inbound.Reorder()
         # (mid or None for a backfilled message, connection epoch, topic, payload)
         self.inbox: queue.Queue[tuple[int | None, int, str, bytes]] = queue.Queue()
         self.receipts: queue.Queue[tuple[str, int]] = queue.Queue()
@@ -246,26 +247,32 @@ class ShareService:
         judged = inbound.judge(
             [(t, p) for _, _, t, p in batch], self.keys, self.policy, self.tracker.watermark
         )
-        moved = self.tracker.preview(judged.seqs)
+        for sender, seq, item in judged.opened:
+            self.reorder.add(sender, seq, item, self.tracker.watermark.get(sender, 0))
+        ready = self.reorder.release(self.tracker.watermark)
+        seqs = [(sender, seq) for sender, seq, _ in ready]
+        moved = self.tracker.preview(seqs)
+        accepted = [i for _, _, i in ready if isinstance(i, Accepted)]
+        bounced = judged.refused + [i for _, _, i in ready if isinstance(i, store.Bounced)]
         store.write_batch(
             conn,
-            judged.accepted,
-            judged.bounced,
+            accepted,
+            bounced,
             {NODE_PREFIX + s: n for s, n in moved.items()},
             route=self.route,
         )
-        inbound.audit_refusals(conn, judged.bounced)
+        inbound.audit_refusals(conn, bounced)
         if moved:
             inbound.record_seen(conn, moved)
         for mid, epoch, _, _ in batch:
             if mid is not None and epoch == self.epoch:
                 self.client.ack(mid, 1)
-        self.tracker.apply(judged.seqs)
-        for sender in {s for s, _ in judged.seqs}:
-            if self.tracker.pending.get(sender):
-                self.gaps.setdefault(sender, time.monotonic())
-            else:
-                self.gaps.pop(sender, None)
+        self.tracker.apply(seqs)
+        gapped = self.reorder.gapped()
+        for sender in gapped - set(self.gaps):
+            self.gaps[sender] = time.monotonic()
+        for sender in set(self.gaps) - gapped:
+            self.gaps.pop(sender, None)
         for sender, seq in moved.items():
             self.client.publish(
                 inbound.receipt_topic(sender, self.me),
@@ -273,7 +280,7 @@ class ShareService:
                 qos=1,
                 retain=True,
             )
-        if judged.accepted:
+        if accepted:
             self.wake.set()  # re-shared items may be waiting in the outbox
 
 
