@@ -3,9 +3,10 @@ test LAN, wired to one "switch" namespace, so a host's link can be cut and resto
 `ip link set ... down/up` while everything else keeps running.
 
     root namespace                 switch namespace            host namespaces
-    mx<tag>h 10.231.N.254 ──veth── up ─┐
-                                       br0 ── <host> ──veth── eth0 10.231.N.1 (mdx-<tag>-jcg)
-                                          └── <host> ──veth── eth0 10.231.N.2 (mdx-<tag>-kcg) ...
+    mx<tag>h 10.231.N.254 ──veth── to-root ─┐
+                                            br0 ─ p-jcg ──veth── eth0 10.231.N.1 (mdx-<tag>-jcg)
+                                               └─ p-kcg ──veth── eth0 10.231.N.2 (mdx-<tag>-kcg)
+                                                  ...
 
 The bridge lives in a namespace of its own (empty firewall), not in the root namespace, whose
 bridge netfilter may drop forwarded frames on CI hosts. The root namespace (the test itself)
@@ -36,7 +37,7 @@ from typing import Any
 
 CLONE_NEWNET = 0x40000000
 SUBNET_BASE = "10.231"
-HOST_ADDRESS = 254  # the root namespace's address on the LAN
+ROOT_HOST = 254  # the root namespace's address on the LAN is <subnet>.254
 
 
 def ip(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
@@ -100,17 +101,17 @@ class Lan:
         return f"mx{self.tag}h"
 
     @property
-    def gateway(self) -> str:
-        return f"{self.subnet}.{HOST_ADDRESS}"
+    def root_address(self) -> str:
+        return f"{self.subnet}.{ROOT_HOST}"
 
     def create(self) -> None:
         ip("netns", "add", self.switch)
         ip("-n", self.switch, "link", "add", "br0", "type", "bridge")
         ip("-n", self.switch, "link", "set", "dev", "br0", "up")
         ip("-n", self.switch, "link", "set", "dev", "lo", "up")
-        ip("link", "add", self.uplink, "type", "veth", "peer", "name", "up", "netns", self.switch)
-        ip("-n", self.switch, "link", "set", "dev", "up", "master", "br0", "up")
-        ip("addr", "add", f"{self.gateway}/24", "dev", self.uplink)
+        _veth(None, self.uplink, self.switch, "to-root")
+        ip("-n", self.switch, "link", "set", "dev", "to-root", "master", "br0", "up")
+        ip("addr", "add", f"{self.root_address}/24", "dev", self.uplink)
         ip("link", "set", "dev", self.uplink, "up")
 
     def add_host(self, name: str) -> Host:
@@ -121,20 +122,7 @@ class Lan:
         self.hosts[name] = host
         ip("netns", "add", host.netns)
         ip("-n", host.netns, "link", "set", "dev", "lo", "up")
-        ip(
-            "-n",
-            self.switch,
-            "link",
-            "add",
-            host.port,
-            "type",
-            "veth",
-            "peer",
-            "name",
-            "eth0",
-            "netns",
-            host.netns,
-        )
+        _veth(self.switch, host.port, host.netns, "eth0")
         ip("-n", self.switch, "link", "set", "dev", host.port, "master", "br0", "up")
         ip("-n", host.netns, "addr", "add", f"{host.address}/24", "dev", "eth0")
         ip("-n", host.netns, "link", "set", "dev", "eth0", "up")
@@ -160,6 +148,12 @@ class Lan:
                 errors.append(done.stderr.strip())
         if errors:
             raise RuntimeError(f"LAN {self.tag} not fully removed: {errors}")
+
+
+def _veth(netns: str | None, name: str, peer_netns: str, peer: str) -> None:
+    """A veth pair: `name` in `netns` (None: the root namespace), `peer` in `peer_netns`."""
+    where = ("-n", netns) if netns else ()
+    ip(*where, "link", "add", name, "type", "veth", "peer", "name", peer, "netns", peer_netns)
 
 
 def _free_subnet() -> str:

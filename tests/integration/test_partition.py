@@ -309,7 +309,8 @@ def test_kcg_cut_off_for_15_s_then_has_every_position_once(net: NsNetwork) -> No
         lambda: f"JCG's link to KCG up with no backlog: {_link(jcg, 'kcg')}",
     )
     print(
-        f"stream {stream_s:.1f} s, cut {cut_at:.1f}-{restored_at:.1f} s, "
+        f"LAN {net.lan.tag} ({net.lan.subnet}.0/24): stream {stream_s:.1f} s, "
+        f"cut {cut_at:.1f}-{restored_at:.1f} s, "
         f"KCG complete at {healed_s:.1f} s, KCG during the cut: {during[0][2]} of {n}, "
         f"JCG saw its bridge to KCG down: {any(s[3] is False for s in samples)}"
     )

@@ -28,7 +28,7 @@ def render(settings: NodeSettings) -> str:
                     f"remote_clientid mdx-bridge-{me}-{p.id}",
                     "start_type automatic",
                     "restart_timeout 1 10",
-                    "keepalive_interval 10",
+                    "keepalive_interval 5",  # a cut link shows as down within ~8 s
                     "notifications true",
                     "notifications_local_only true",
                     f"notification_topic {topics.link(p.id)}",

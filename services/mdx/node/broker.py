@@ -31,7 +31,8 @@ def render_config(port: int, data_dir: Path, host: str = "127.0.0.1", extra: str
     lines = [
         "# Written by `mdx broker`; the policy lives in infra/mosquitto/conf.d/.",
         f"listener {port} {host}",
-        # Authentication arrives with per-node identities; until then the listener is loopback.
+        # No authentication yet (per-node identities and TLS come with the security work):
+        # anyone who reaches this listener may connect, so bind it where only partners reach.
         "allow_anonymous true",
         f"persistence_location {store}/",
         f"log_dest file {data_dir}/mosquitto.log",
