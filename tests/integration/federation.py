@@ -11,11 +11,13 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import psycopg
 from sqlalchemy import make_url
 
 from mdx.core import keys, migrate, store
+from mdx.core.envelope import make_envelope
 from mdx.core.settings import NodeSettings, load_settings
 from mdx.node import bridges, broker
 from tests.conftest import PG_ADMIN, TABLES, free_port
@@ -185,3 +187,22 @@ def build_network(ids: tuple[str, ...] = DEMO) -> Iterator[Network]:
                 name = make_url(n.db).database
                 conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         shutil.rmtree(root, ignore_errors=True)
+
+
+def positions_for(producer: str, n: int, tlp: str = "GREEN") -> list[dict[str, Any]]:
+    return [
+        make_envelope(
+            "jcg",
+            producer,
+            "mdx.position.v1",
+            {
+                "mmsi": f"431{i:06d}",
+                "lat": 33.0 + i / 100_000,
+                "lon": 129.5,
+                "observed_at": "2026-11-25T08:00:00Z",
+                "source_type": "ais-terrestrial",
+            },
+            tlp=tlp,
+        )
+        for i in range(n)
+    ]

@@ -16,7 +16,7 @@ import pytest
 
 from mdx.core import store
 from mdx.core.envelope import make_envelope
-from tests.integration.federation import Network, Node, build_network
+from tests.integration.federation import Network, Node, build_network, positions_for
 from tests.integration.harness import RawPublisher, wait_for
 
 pytestmark = pytest.mark.slow
@@ -169,25 +169,6 @@ def test_kill_share_service_mid_stream_loses_and_duplicates_nothing(net: Network
         60,
         "every row receipted",
     )
-
-
-def positions_for(producer: str, n: int, tlp: str = "GREEN") -> list[dict[str, Any]]:
-    return [
-        make_envelope(
-            "jcg",
-            producer,
-            "mdx.position.v1",
-            {
-                "mmsi": f"431{i:06d}",
-                "lat": 33.0 + i / 100_000,
-                "lon": 129.5,
-                "observed_at": "2026-11-25T08:00:00Z",
-                "source_type": "ais-terrestrial",
-            },
-            tlp=tlp,
-        )
-        for i in range(n)
-    ]
 
 
 def stored_order(node: Node, source: str) -> list[str]:

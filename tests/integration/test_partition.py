@@ -28,11 +28,17 @@ import pytest
 from sqlalchemy import make_url
 
 from mdx.core import keys, migrate, store
-from mdx.core.envelope import make_envelope
 from mdx.node import bridges, broker
 from tests.conftest import PG_ADMIN
 from tests.integration import netns
-from tests.integration.federation import DEMO, Network, Node, _toml, demo_registrations
+from tests.integration.federation import (
+    DEMO,
+    Network,
+    Node,
+    _toml,
+    demo_registrations,
+    positions_for,
+)
 from tests.integration.harness import RawPublisher, wait_for
 
 pytestmark = pytest.mark.slow
@@ -188,25 +194,6 @@ def _healthy(node: Node) -> bool:
         return False
 
 
-def _positions(producer: str, n: int) -> list[dict[str, Any]]:
-    return [
-        make_envelope(
-            "jcg",
-            producer,
-            "mdx.position.v1",
-            {
-                "mmsi": f"431{i:06d}",
-                "lat": 33.0 + i / 100_000,
-                "lon": 129.5,
-                "observed_at": "2026-11-25T08:00:00Z",
-                "source_type": "ais-terrestrial",
-            },
-            tlp="GREEN",
-        )
-        for i in range(n)
-    ]
-
-
 def _count(node: Node, source: str, distinct: bool = False) -> int:
     what = "count(DISTINCT event_id)" if distinct else "count(*)"
     value = node.scalar(f"SELECT {what} FROM positions WHERE source = %s", source)
@@ -228,7 +215,7 @@ def test_kcg_cut_off_for_15_s_then_has_every_position_once(net: NsNetwork) -> No
     assert net.lan is not None
     producer = f"part{uuid.uuid4().hex[:4]}"
     source = f"urn:mdx:jcg:{producer}"
-    envelopes = _positions(producer, RATE * SECONDS)
+    envelopes = positions_for(producer, RATE * SECONDS)
     n = len(envelopes)
     step = RATE // 10  # 20 every 100 ms
     # Published from the root namespace to JCG's broker at JCG's address, over the LAN.

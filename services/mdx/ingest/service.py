@@ -13,7 +13,6 @@ import base64
 import logging
 import queue
 import threading
-import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,7 +23,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
-from mdx.core import sharing, store, topics
+from mdx.core import batches, sharing, store, topics
 from mdx.core.envelope import utc_now_iso
 from mdx.core.intake import Accepted, IntakePolicy, Rejected, accept
 from mdx.core.receipts import ReceiptTracker
@@ -128,48 +127,20 @@ class IngestService:
         self.stopping.set()
 
     def _write_loop(self) -> None:
-        conn = self._connect_db()
-        self.tracker.watermark = store.load_receipts(conn)
-        try:
-            while not self.stopping.is_set():
-                batch = self._next_batch()
-                while batch and not self.stopping.is_set():
-                    try:
-                        self._process(conn, batch)
-                        batch = []
-                    except psycopg.OperationalError as e:
-                        # Nothing was acked: retry the same batch on a fresh connection.
-                        log.error("database unavailable (%s); retrying the batch", e)
-                        conn.close()
-                        conn = self._connect_db()
-        finally:
-            conn.close()
-
-    def _connect_db(self) -> psycopg.Connection[Any]:
-        while True:
-            try:
-                return store.connect(self.settings.database.url)
-            except psycopg.OperationalError as e:
-                log.error("cannot reach the database (%s); retrying", e)
-                if self.stopping.wait(1.0):
-                    raise
-
-    def _next_batch(self) -> list[Inbound]:
         cfg = self.settings.ingest
-        try:
-            batch = [self.inbox.get(timeout=0.2)]
-        except queue.Empty:
-            return []
-        deadline = time.monotonic() + cfg.batch_max_wait_ms / 1000
-        while len(batch) < cfg.batch_size:
-            remaining = deadline - time.monotonic()
-            try:
-                batch.append(
-                    self.inbox.get(timeout=remaining) if remaining > 0 else self.inbox.get_nowait()
-                )
-            except queue.Empty:
-                break
-        return batch
+
+        def load_receipts(conn: psycopg.Connection[Any]) -> None:
+            self.tracker.watermark = store.load_receipts(conn)
+
+        batches.drain(
+            self.settings.database.url,
+            self.inbox,
+            self._process,
+            self.stopping,
+            size=cfg.batch_size,
+            max_wait_s=cfg.batch_max_wait_ms / 1000,
+            on_connect=load_receipts,
+        )
 
     def _process(self, conn: psycopg.Connection[Any], batch: list[Inbound]) -> None:
         judged = [(m, self._judge(m)) for m in batch]

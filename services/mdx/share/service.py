@@ -22,7 +22,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
-from mdx.core import sharing, store, topics
+from mdx.core import batches, sharing, store, topics
 from mdx.core.intake import Accepted, IntakePolicy
 from mdx.core.keys import NodeKeys, load_node_keys
 from mdx.core.receipts import ReceiptTracker
@@ -143,7 +143,7 @@ class ShareService:
     # -- outbound ----------------------------------------------------------------------
     def _outbound_loop(self) -> None:
         cfg = self.settings.sharing
-        conn = _connect(self.settings, self.stopping)
+        conn = batches.connect(self.settings.database.url, self.stopping)
         while not self.stopping.is_set():
             try:
                 while not self.receipts.empty():
@@ -171,28 +171,27 @@ class ShareService:
             except psycopg.OperationalError as e:
                 log.error("database unavailable (%s); retrying", e)
                 conn.close()
-                conn = _connect(self.settings, self.stopping)
+                conn = batches.connect(self.settings.database.url, self.stopping)
         conn.close()
 
     # -- inbound -----------------------------------------------------------------------
     def _inbound_loop(self) -> None:
-        conn = _connect(self.settings, self.stopping)
-        self.tracker.watermark = {
-            p.removeprefix(NODE_PREFIX): s
-            for p, s in store.load_receipts(conn).items()
-            if p.startswith(NODE_PREFIX)
-        }
-        while not self.stopping.is_set():
-            batch = self._next_batch()
-            while batch and not self.stopping.is_set():
-                try:
-                    self._process(conn, batch)
-                    batch = []
-                except psycopg.OperationalError as e:
-                    log.error("database unavailable (%s); retrying the batch", e)
-                    conn.close()
-                    conn = _connect(self.settings, self.stopping)
-        conn.close()
+        def load_receipts(conn: psycopg.Connection[Any]) -> None:
+            self.tracker.watermark = {
+                p.removeprefix(NODE_PREFIX): s
+                for p, s in store.load_receipts(conn).items()
+                if p.startswith(NODE_PREFIX)
+            }
+
+        batches.drain(
+            self.settings.database.url,
+            self.inbox,
+            self._process,
+            self.stopping,
+            size=500,
+            max_wait_s=0.05,
+            on_connect=load_receipts,
+        )
 
     # -- backfill ----------------------------------------------------------------------
     def _backfill_loop(self) -> None:
@@ -227,19 +226,6 @@ class ShareService:
         topic = topics.share(partner.id, self.me)
         for payload in page.messages:
             self.inbox.put((None, self.epoch, topic, payload))
-
-    def _next_batch(self) -> list[tuple[int | None, int, str, bytes]]:
-        try:
-            batch = [self.inbox.get(timeout=0.2)]
-        except queue.Empty:
-            return []
-        deadline = time.monotonic() + 0.05
-        while len(batch) < 500 and (remaining := deadline - time.monotonic()) > 0:
-            try:
-                batch.append(self.inbox.get(timeout=remaining))
-            except queue.Empty:
-                break
-        return batch
 
     def _process(
         self, conn: psycopg.Connection[Any], batch: list[tuple[int | None, int, str, bytes]]
@@ -282,13 +268,3 @@ class ShareService:
             )
         if accepted:
             self.wake.set()  # re-shared items may be waiting in the outbox
-
-
-def _connect(settings: NodeSettings, stopping: threading.Event) -> psycopg.Connection[Any]:
-    while True:
-        try:
-            return store.connect(settings.database.url)
-        except psycopg.OperationalError as e:
-            log.error("cannot reach the database (%s); retrying", e)
-            if stopping.wait(1.0):
-                raise
