@@ -88,8 +88,14 @@ class Node:
 
 
 def _toml(
-    node: Node, nodes: dict[str, Node], registrations: dict[tuple[str, str], tuple[list[str], bool]]
+    node: Node,
+    nodes: dict[str, Node],
+    registrations: dict[tuple[str, str], tuple[list[str], bool]],
+    links: set[frozenset[str]] | None = None,
+    reshare: bool = False,
 ) -> str:
+    """A node's config: partners where `links` (default: every pair) joins it to another node;
+    every other node's key as merely trusted (its items can reach us only through a partner)."""
     lines = [
         "[node]",
         f'id = "{node.id}"',
@@ -105,9 +111,14 @@ def _toml(
         "[sharing]",
         "republish_after_s = 3",
         "message_validity_s = 600",
+        f"reshare = {'true' if reshare else 'false'}",
     ]
     for other in nodes.values():
         if other.id == node.id:
+            continue
+        if links is not None and frozenset((node.id, other.id)) not in links:
+            pub = other.dir / "keys" / (other.id + ".pub")
+            lines += ["[[trusted]]", f'id = "{other.id}"', f'public_key = "{pub}"']
             continue
         purposes, personal = registrations[(node.id, other.id)]
         lines += [
@@ -158,7 +169,11 @@ class Network:
                 conn.execute(f"TRUNCATE {', '.join(TABLES)} RESTART IDENTITY")
 
 
-def build_network(ids: tuple[str, ...] = DEMO) -> Iterator[Network]:
+def build_network(
+    ids: tuple[str, ...] = DEMO,
+    links: set[frozenset[str]] | None = None,
+    reshare: bool = False,
+) -> Iterator[Network]:
     root = Path(tempfile.mkdtemp(prefix="mdx-net-"))
     root.chmod(0o755)  # the brokers' own user must reach their folders
     tag = uuid.uuid4().hex[:6]
@@ -175,7 +190,7 @@ def build_network(ids: tuple[str, ...] = DEMO) -> Iterator[Network]:
     registrations = demo_registrations()
     for n in nodes.values():
         n.config = n.dir / f"{n.id}.toml"
-        n.config.write_text(_toml(n, nodes, registrations))
+        n.config.write_text(_toml(n, nodes, registrations, links, reshare))
         migrate.upgrade(n.db)
     net = Network(nodes, root)
     try:

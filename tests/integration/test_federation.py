@@ -27,11 +27,11 @@ def net() -> Iterator[Network]:
     for network in build_network():
         network.start()
         for node in network.nodes.values():
-            wait_for(lambda n=node: _healthy(n), 30, lambda n=node: f"{n.id} api: {n.log('api')}")
+            wait_for(lambda n=node: healthy(n), 30, lambda n=node: f"{n.id} api: {n.log('api')}")
         yield network
 
 
-def _healthy(node: Node) -> bool:
+def healthy(node: Node) -> bool:
     try:
         return httpx.get(f"{node.api}/healthz", timeout=1).status_code == 200
     except httpx.HTTPError:

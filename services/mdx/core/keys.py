@@ -78,6 +78,7 @@ class NodeKeys:
 def load_node_keys(settings: NodeSettings) -> NodeKeys:
     private = load_private(settings.node.signing_key)
     trusted = {p.id: load_public(p.public_key) for p in settings.partners}
+    trusted |= {n.id: load_public(n.public_key) for n in settings.trusted}
     # A node trusts itself too: its own items come back to it in re-shared custody chains.
     trusted[settings.node.id] = private.public_key()
     return NodeKeys(settings.node.id, private, trusted)

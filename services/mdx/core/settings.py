@@ -43,6 +43,14 @@ class PartnerSection(BaseModel):
     personal_data: bool = False
 
 
+class TrustedNode(BaseModel):
+    """A node whose signature this node accepts on items that reach it through a partner,
+    without a link of its own (its public key, exchanged out of band)."""
+
+    id: str = Field(pattern=NODE_ID)
+    public_key: Path
+
+
 class SharingSection(BaseModel):
     # An outbox row not receipted by its recipient after this long is published again.
     republish_after_s: float = Field(default=10.0, gt=0)
@@ -93,6 +101,7 @@ class NodeSettings(BaseSettings):
     ingest: IngestSection = IngestSection()
     sharing: SharingSection = SharingSection()
     partners: list[PartnerSection] = Field(default_factory=list)
+    trusted: list[TrustedNode] = Field(default_factory=list)
 
     def partner(self, node_id: str) -> PartnerSection | None:
         return next((p for p in self.partners if p.id == node_id), None)
