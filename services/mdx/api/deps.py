@@ -3,6 +3,7 @@ it, including who is calling."""
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -15,10 +16,13 @@ from sqlalchemy import Connection, Engine
 
 from mdx.api import problems
 from mdx.api.visibility import Caller
-from mdx.core import fedauth
+from mdx.core import fedauth, keys
 from mdx.core.intake import IntakePolicy
+from mdx.core.keys import NodeKeys
 from mdx.core.schemas import INCIDENT_SCHEMA_ID, SchemaSet
 from mdx.core.settings import NodeSettings
+
+log = logging.getLogger("mdx.api")
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,6 +35,8 @@ class Resources:
     statuses: frozenset[str]
     # Partner node id -> public key: whose signed requests this node accepts.
     trusted: Mapping[str, Ed25519PublicKey]
+    # What the feed seals with; None when the node has no signing key (then no feed).
+    node_keys: NodeKeys | None
 
 
 def build_resources(settings: NodeSettings, schemas: SchemaSet, engine: Engine) -> Resources:
@@ -47,7 +53,16 @@ def build_resources(settings: NodeSettings, schemas: SchemaSet, engine: Engine) 
         categories=frozenset(incident["category"]["enum"]),
         statuses=frozenset(incident["status"]["enum"]),
         trusted=fedauth.trust_store(settings),
+        node_keys=_node_keys(settings),
     )
+
+
+def _node_keys(settings: NodeSettings) -> NodeKeys | None:
+    try:
+        return keys.load_node_keys(settings)
+    except keys.KeyError_ as e:
+        log.warning("no federation feed: %s", e)
+        return None
 
 
 def resources(request: Request) -> Resources:

@@ -18,7 +18,7 @@ from sqlalchemy import text
 
 from mdx.api import problems
 from mdx.api.deps import Db, Res, Who
-from mdx.core import keys, sharing
+from mdx.core import sharing
 
 router = APIRouter(tags=["federation"])
 
@@ -49,10 +49,9 @@ def feed(
 ) -> Response:
     if who.local or who.node is None:
         raise problems.Forbidden("the feed is for partner nodes: sign the request as one")
-    try:
-        node_keys = keys.load_node_keys(res.settings)
-    except keys.KeyError_ as e:
-        raise problems.Unavailable(f"this node cannot sign: {e}") from e
+    node_keys = res.node_keys
+    if node_keys is None:
+        raise problems.Unavailable("this node has no signing key: no feed")
     rows = db.execute(_FEED, {"peer": who.node, "since": since, "limit": limit}).all()
     head = db.execute(
         text("SELECT last_seq FROM share_streams WHERE peer = :p AND direction = 'out'"),
