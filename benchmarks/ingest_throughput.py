@@ -64,11 +64,21 @@ def raw_mqtt(broker: Broker, n: int, payload: bytes) -> float:
     return n / elapsed
 
 
-def ingest(broker: Broker, n: int, url: str, log_dir: Path) -> float:
+def ingest(broker: Broker, n: int, url: str, log_dir: Path, partners: int) -> float:
+    """Positions/s stored, each with an outbox row per partner (GREEN goes to all of them)."""
     settings = NodeSettings(
         node={"id": "jcg"},
         broker={"host": broker.host, "port": broker.port, "data_dir": broker.data_dir},
         database={"url": url},
+        partners=[
+            {
+                "id": f"p{i}",
+                "broker_port": 1,
+                "api_url": "http://127.0.0.1:1",
+                "public_key": "unused.pub",
+            }
+            for i in range(partners)
+        ],
     )
     proc = ServiceProcess("ingest", settings, log_dir)
     proc.start()
@@ -96,14 +106,19 @@ def main() -> None:
     broker.start()
     url = f"{PG}/mdx_bench_{uuid.uuid4().hex[:8]}"
     migrate.upgrade(url)
+    migrate.upgrade(url.replace("mdx_bench_", "mdx_bench2_"))
     try:
         sample = envelope_bytes("ais1", "position", position(1))
         raw = raw_mqtt(broker, n, sample)
-        stored = ingest(broker, n, url, work)
+        stored = ingest(broker, n, url, work, partners=0)
+        stored_shared = ingest(
+            broker, n, url.replace("mdx_bench_", "mdx_bench2_"), work, partners=2
+        )
     finally:
         broker.stop()
         with psycopg.connect(store.libpq_dsn(f"{PG}/postgres"), autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{url.rsplit("/", 1)[1]}" WITH (FORCE)')
+            for db in (url, url.replace("mdx_bench_", "mdx_bench2_")):
+                conn.execute(f'DROP DATABASE IF EXISTS "{db.rsplit("/", 1)[1]}" WITH (FORCE)')
         shutil.rmtree(work, ignore_errors=True)
     result = {
         "messages": n,
@@ -111,6 +126,8 @@ def main() -> None:
         "raw_mqtt_msgs_per_s": round(raw),
         "ingest_msgs_per_s": round(stored),
         "ingest_vs_raw": round(stored / raw, 3),
+        "ingest_with_2_partners_msgs_per_s": round(stored_shared),
+        "ingest_with_2_partners_vs_raw": round(stored_shared / raw, 3),
         "cpus": os.cpu_count(),
         "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }

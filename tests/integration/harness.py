@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -31,6 +32,8 @@ def settings_env(settings: NodeSettings) -> dict[str, str]:
         "MDX_DATABASE__URL": settings.database.url,
         "MDX_API__HOST": settings.api.host,
         "MDX_API__PORT": str(settings.api.port),
+        # pydantic-settings reads a list of partners from the environment as JSON.
+        "MDX_PARTNERS": json.dumps([p.model_dump(mode="json") for p in settings.partners]),
     }
 
 
