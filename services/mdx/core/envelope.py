@@ -7,13 +7,7 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from mdx.core.schemas import INCIDENT_SCHEMA_ID, POSITION_SCHEMA_ID, SAR_SCHEMA_ID
-
-TYPE_TO_DATASCHEMA = {
-    "mdx.position.v1": POSITION_SCHEMA_ID,
-    "mdx.incident.v1": INCIDENT_SCHEMA_ID,
-    "mdx.sar.v1": SAR_SCHEMA_ID,
-}
+from mdx.core.schemas import envelope_data_schemas
 
 _SOURCE = re.compile(r"^urn:mdx:([a-z][a-z0-9-]{1,31}):([A-Za-z0-9][A-Za-z0-9._-]{0,63})$")
 
@@ -52,7 +46,7 @@ def make_envelope(
         "type": type_,
         "time": utc_now_iso(),
         "datacontenttype": "application/json",
-        "dataschema": TYPE_TO_DATASCHEMA[type_],
+        "dataschema": envelope_data_schemas()[type_],
         "data": data,
     }
     if tlp is not None:

@@ -8,6 +8,7 @@ SchemaSet; build one per process and share it.
 from __future__ import annotations
 
 import copy
+import functools
 import json
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -116,6 +117,14 @@ class SchemaSet:
 def data_schema_for_types(schema_set: SchemaSet) -> dict[str, str]:
     """Envelope `type` -> `$id` of its data schema, e.g. for a TYPE_TO_SCHEMA constant."""
     return schema_set.data_schemas
+
+
+@functools.cache
+def envelope_data_schemas(schema_dir: Path = SCHEMA_DIR) -> dict[str, str]:
+    """Envelope `type` -> data schema `$id`, read once from the envelope schema file alone
+    (cheaper than a SchemaSet, for code that only builds envelopes)."""
+    path = schema_dir / "envelope" / "v1" / "envelope.schema.json"
+    return _types_to_data_schemas(json.loads(path.read_text(encoding="utf-8")))
 
 
 def _types_to_data_schemas(envelope_schema: Mapping[str, Any]) -> dict[str, str]:
