@@ -65,4 +65,11 @@ if ! PGPASSWORD=mdx psql -h 127.0.0.1 -U mdx -d postgres -tAc 'select 1' >/dev/n
     -c "CREATE ROLE mdx LOGIN SUPERUSER PASSWORD 'mdx'" 2>/dev/null \
     || runuser -u postgres -- psql -q -d postgres -c "ALTER ROLE mdx LOGIN SUPERUSER PASSWORD 'mdx'"
 fi
+# --- The operator's map: Node.js builds it, Chromium (+ CJK fonts) runs its browser tests ----
+command -v node >/dev/null || apt_install nodejs
+command -v npm >/dev/null || apt_install npm
+[ -x /usr/bin/chromium ] || apt_install chromium
+fc-list 2>/dev/null | grep -qi 'Noto Sans CJK' || apt_install fonts-noto-cjk
+bash infra/scripts/build-web.sh
+
 say "ready: .venv, mosquitto $(mosquitto -h 2>/dev/null | head -1 | awk '{print $3}'), PostgreSQL + PostGIS"

@@ -615,6 +615,7 @@ def test_openapi_lists_every_path(client: TestClient) -> None:
         "/api/v1/vessels/{mmsi}/track",
         "/api/v1/deadletters",
         "/api/v1/partners",
+        "/api/v1/stream",
         "/federation/v1/feed",
         "/healthz",
     }

@@ -8,7 +8,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI, Request, Response
 from sqlalchemy import create_engine
 
-from mdx.api import deadletters, federation, health, incidents, problems, sar, vessels
+from mdx.api import deadletters, federation, health, incidents, map, problems, sar, stream, vessels
 from mdx.api.deps import build_resources, unauthorized
 from mdx.core.fedauth import AuthRejected
 from mdx.core.schemas import SchemaSet
@@ -61,6 +61,6 @@ def create_app(settings: NodeSettings, schemas: SchemaSet | None = None) -> Fast
             )
         return await call_next(request)
 
-    for module in (incidents, sar, vessels, deadletters, health, federation):
+    for module in (incidents, sar, vessels, deadletters, health, federation, map, stream):
         app.include_router(module.router)
     return app

@@ -1,0 +1,504 @@
+// The operator's map: incidents and vessels of this node over an offline basemap.
+// Rule: whatever the server sends is put in the page with textContent or as attribute values,
+// never parsed as HTML.
+"use strict";
+
+(function () {
+  const API = "/api/v1";
+  const CATEGORIES = ["iuu_fishing", "sar", "piracy_robbery", "pollution", "smuggling",
+    "irregular_migration", "maritime_safety", "other"];
+  const STATUSES = ["reported", "acknowledged", "responding", "resolved", "closed"];
+  const SEVERITIES = ["Extreme", "Severe", "Moderate", "Minor", "Unknown"];
+  const GLYPH = { iuu_fishing: "F", sar: "R", piracy_robbery: "P", pollution: "O", smuggling: "X",
+    irregular_migration: "M", maritime_safety: "!", other: "?" };
+  const TLPS = ["CLEAR", "GREEN", "AMBER", "AMBER+STRICT", "RED"];
+  const POLL_MS = 1000;
+  const PARTNERS_MS = 5000;
+
+  const $ = (id) => document.getElementById(id);
+  const el = (tag, text, cls) => {
+    const e = document.createElement(tag);
+    if (text !== undefined && text !== null) e.textContent = String(text);
+    if (cls) e.className = cls;
+    return e;
+  };
+
+  // --- language -------------------------------------------------------------------------
+  const dict = window.MDX_I18N;
+  let lang = (() => {
+    const saved = localStorage.getItem("mdx.lang");
+    if (saved && dict[saved]) return saved;
+    const nav = (navigator.language || "en").slice(0, 2);
+    return dict[nav] ? nav : "en";
+  })();
+  const t = (key) => (dict[lang] && dict[lang][key]) || dict.en[key] || key;
+
+  function applyLanguage() {
+    document.documentElement.lang = lang;
+    $("lang").value = lang;
+    document.querySelectorAll("[data-i18n]").forEach((e) => { e.textContent = t(e.dataset.i18n); });
+    document.querySelectorAll("[data-i18n-title]").forEach((e) => { e.title = t(e.dataset.i18nTitle); });
+    document.querySelectorAll("[data-i18n-option]").forEach((e) => { e.textContent = t(e.dataset.i18nOption); });
+    setLive(liveMode);
+    renderPartners(lastPartners);
+    if (selected) showDetails(selected);
+  }
+
+  // --- map ------------------------------------------------------------------------------
+  const map = L.map("map", { worldCopyJump: true, minZoom: 2, maxZoom: 14 }).setView([36.5, 131.5], 5);
+  map.attributionControl.setPrefix(false);
+  map.attributionControl.addAttribution("Natural Earth");
+  fetch("vendor/countries.geojson")
+    .then((r) => r.json())
+    .then((geo) => {
+      L.geoJSON(geo, {
+        interactive: false,
+        style: { color: "#7d8a6a", weight: 0.8, fillColor: "#eef0e2", fillOpacity: 1 },
+      }).addTo(map).bringToBack();
+    });
+
+  const clusters = L.markerClusterGroup({ maxClusterRadius: 40, showCoverageOnHover: false });
+  map.addLayer(clusters);
+  const vesselLayer = L.layerGroup().addTo(map);
+
+  const incidents = new Map(); // id -> {feature, marker, shown}
+  const vessels = new Map(); // mmsi -> marker
+  let selected = null;
+
+  function tlpClass(tlp) {
+    return "tlp-" + (TLPS.includes(tlp) ? tlp.replace("+", "-") : "CLEAR");
+  }
+
+  function latLngOf(feature) {
+    const g = feature.geometry;
+    if (!g) return null;
+    if (g.type === "Point") return L.latLng(g.coordinates[1], g.coordinates[0]);
+    // A polygon: its bounding box's centre is good enough for a symbol.
+    return L.geoJSON(g).getBounds().getCenter();
+  }
+
+  function incidentIcon(feature) {
+    const p = feature.properties;
+    const cat = CATEGORIES.includes(p.category) ? p.category : "other";
+    const box = el("div", null, "sym");
+    box.appendChild(el("span", GLYPH[cat]));
+    box.dataset.incidentId = feature.id;
+    box.dataset.category = cat;
+    return L.divIcon({
+      html: box,
+      className: `inc cat-${cat} ${tlpClass(p.tlp)}` + (selected === feature.id ? " selected" : ""),
+      iconSize: [24, 24],
+      iconAnchor: [12, 12],
+    });
+  }
+
+  function upsertIncident(feature) {
+    if (!feature || !feature.id || !feature.properties) return;
+    const known = incidents.get(feature.id);
+    if (known && (known.feature.properties.version || 0) > (feature.properties.version || 0)) return;
+    const at = latLngOf(feature);
+    if (!at) return;
+    if (known) {
+      known.feature = feature;
+      known.marker.setLatLng(at);
+      known.marker.setIcon(incidentIcon(feature));
+      known.marker.options.title = feature.properties.title || "";
+    } else {
+      const marker = L.marker(at, {
+        icon: incidentIcon(feature),
+        title: feature.properties.title || "", // Leaflet sets it as an attribute value
+        keyboard: true,
+      });
+      marker.on("click", () => showDetails(feature.id));
+      incidents.set(feature.id, { feature, marker, shown: false });
+    }
+    noteOrigin(feature.properties.origin);
+    applyFilter(feature.id);
+    $("incident-count").textContent = String(incidents.size);
+    if (selected === feature.id) showDetails(feature.id);
+  }
+
+  // --- vessels (from the stream's position events) --------------------------------------
+  function vesselIcon(props) {
+    const deg = Number.isFinite(props.heading) && props.heading !== 511 ? props.heading
+      : Number.isFinite(props.cog) ? props.cog : null;
+    const wrap = el("div", null, "arrow");
+    const ns = "http://www.w3.org/2000/svg";
+    const svg = document.createElementNS(ns, "svg");
+    svg.setAttribute("viewBox", "0 0 16 16");
+    svg.setAttribute("width", "16");
+    svg.setAttribute("height", "16");
+    const shape = document.createElementNS(ns, deg === null ? "circle" : "path");
+    if (deg === null) { shape.setAttribute("cx", "8"); shape.setAttribute("cy", "8"); shape.setAttribute("r", "4"); }
+    else shape.setAttribute("d", "M8 1 L13 14 L8 11 L3 14 Z");
+    shape.setAttribute("fill", "#1e3a8a");
+    shape.setAttribute("stroke", "#fff");
+    svg.appendChild(shape);
+    wrap.appendChild(svg);
+    if (deg !== null) wrap.style.transform = `rotate(${deg}deg)`;
+    wrap.dataset.mmsi = String(props.mmsi || "");
+    return L.divIcon({ html: wrap, className: "vessel", iconSize: [16, 16], iconAnchor: [8, 8] });
+  }
+
+  function upsertVessel(feature) {
+    if (!feature || !feature.geometry || feature.geometry.type !== "Point") return;
+    const id = String(feature.id || (feature.properties && feature.properties.mmsi) || "");
+    if (!id) return;
+    const props = { mmsi: id, ...(feature.properties || {}) };
+    const at = L.latLng(feature.geometry.coordinates[1], feature.geometry.coordinates[0]);
+    const label = props.name ? `${props.name} (${id})` : id;
+    let m = vessels.get(id);
+    if (m) { m.setLatLng(at); m.setIcon(vesselIcon(props)); }
+    else {
+      m = L.marker(at, { icon: vesselIcon(props), title: label, zIndexOffset: -100 }).addTo(vesselLayer);
+      vessels.set(id, m);
+    }
+    $("vessel-count").textContent = String(vessels.size);
+  }
+
+  // --- filters --------------------------------------------------------------------------
+  const origins = new Set();
+  function buildChecks(container, values, prefix) {
+    for (const v of values) {
+      const label = el("label");
+      const box = el("input");
+      box.type = "checkbox";
+      box.checked = true;
+      box.value = v;
+      box.name = `filter-${prefix}`;
+      box.addEventListener("change", () => applyFilter());
+      const text = el("span");
+      text.dataset.i18n = `${prefix}.${v}`;
+      text.textContent = t(`${prefix}.${v}`);
+      label.append(box, " ", text);
+      container.appendChild(label);
+    }
+  }
+  function noteOrigin(origin) {
+    if (!origin || origins.has(origin)) return;
+    origins.add(origin);
+    const opt = el("option", origin);
+    opt.value = origin;
+    $("filter-origin").appendChild(opt);
+  }
+  const checked = (id) => new Set([...$(id).querySelectorAll("input:checked")].map((b) => b.value));
+
+  function applyFilter(onlyId) {
+    const cats = checked("filter-category");
+    const sts = checked("filter-status");
+    const origin = $("filter-origin").value;
+    const ids = onlyId ? [onlyId] : [...incidents.keys()];
+    for (const id of ids) {
+      const item = incidents.get(id);
+      const p = item.feature.properties;
+      const want = cats.has(CATEGORIES.includes(p.category) ? p.category : "other")
+        && sts.has(p.status) && (!origin || p.origin === origin);
+      if (want && !item.shown) clusters.addLayer(item.marker);
+      else if (!want && item.shown) clusters.removeLayer(item.marker);
+      else if (want && item.shown) { clusters.removeLayer(item.marker); clusters.addLayer(item.marker); }
+      item.shown = want;
+    }
+  }
+
+  // --- details --------------------------------------------------------------------------
+  function dlRow(dl, key, value) {
+    dl.appendChild(el("dt", t(key)));
+    const dd = el("dd");
+    if (value instanceof Node) dd.appendChild(value);
+    else dd.textContent = value === undefined || value === null || value === "" ? "—" : String(value);
+    dd.dataset.field = key;
+    dl.appendChild(dd);
+  }
+
+  function showDetails(id) {
+    const item = incidents.get(id);
+    if (!item) return;
+    const previous = selected;
+    selected = id;
+    if (previous && previous !== id && incidents.has(previous)) {
+      incidents.get(previous).marker.setIcon(incidentIcon(incidents.get(previous).feature));
+    }
+    item.marker.setIcon(incidentIcon(item.feature));
+    const p = item.feature.properties;
+    const prov = p.provenance || {};
+    $("report").hidden = true;
+    $("details").hidden = false;
+    $("details").dataset.incidentId = id;
+    $("details-title").textContent = p.title || id;
+    const dl = $("details-fields");
+    dl.replaceChildren();
+    dlRow(dl, "category", t(`cat.${p.category}`));
+    dlRow(dl, "status", t(`st.${p.status}`));
+    dlRow(dl, "severity", p.severity);
+    dlRow(dl, "certainty", p.certainty);
+    dlRow(dl, "urgency", p.urgency);
+    dlRow(dl, "origin", p.origin);
+    dlRow(dl, "observed_at", p.observed_at);
+    dlRow(dl, "received_at", p.received_at);
+    dlRow(dl, "version", p.version);
+    if (p.description) dlRow(dl, "description", p.description);
+    dlRow(dl, "tlp", el("span", p.tlp, `tlp-badge ${tlpClass(p.tlp)}`));
+    dlRow(dl, "relto", (p.relto || []).join(", ") || t("none"));
+    dlRow(dl, "purpose", p.purpose);
+    dlRow(dl, "received_via", prov.received_via || t("local"));
+    dlRow(dl, "signature_verified", prov.signature_verified ? t("yes") : t("no"));
+
+    const custody = $("details-custody");
+    custody.replaceChildren();
+    for (const c of prov.custody || []) {
+      custody.appendChild(el("li", `${c.node || "?"}: ${c.from || "?"} → ${c.to || "?"} ${c.at || ""}`));
+    }
+    if (!custody.children.length) custody.appendChild(el("li", t("none")));
+
+    const vs = $("details-vessels");
+    vs.replaceChildren();
+    for (const v of p.vessels || []) {
+      const parts = [v.name, v.mmsi && `MMSI ${v.mmsi}`, v.imo && `IMO ${v.imo}`, v.call_sign, v.role]
+        .filter(Boolean);
+      vs.appendChild(el("li", parts.join(" · ") || JSON.stringify(v)));
+    }
+    if (!vs.children.length) vs.appendChild(el("li", t("none")));
+    loadTimeline(id);
+  }
+
+  let timelineFor = null;
+  function loadTimeline(id) {
+    timelineFor = id;
+    fetch(`${API}/incidents/${encodeURIComponent(id)}/timeline`)
+      .then((r) => (r.ok ? r.json() : { timeline: [] }))
+      .then((body) => {
+        if (timelineFor !== id) return;
+        const ol = $("details-timeline");
+        ol.replaceChildren();
+        for (const e of body.timeline || []) {
+          const li = el("li");
+          li.appendChild(el("time", e.at));
+          const kind = e.type === "version" ? `${t("step.version")} ${e.version}` : t(`step.${e.type}`);
+          const bits = [kind, e.by && `(${e.by})`];
+          if (e.type === "version" || e.type === "status") bits.push(e.status && t(`st.${e.status}`) !== `st.${e.status}` ? t(`st.${e.status}`) : e.status);
+          if (e.number) bits.push(`#${e.number}`);
+          if (e.to) bits.push(`→ ${e.to}`);
+          if (e.asset) bits.push(e.asset.name || e.asset.id || JSON.stringify(e.asset));
+          if (e.text) bits.push(e.text);
+          if (e.sitrep) bits.push(typeof e.sitrep === "string" ? e.sitrep : JSON.stringify(e.sitrep));
+          li.appendChild(el("span", " " + bits.filter(Boolean).join(" ")));
+          ol.appendChild(li);
+        }
+        if (!ol.children.length) ol.appendChild(el("li", t("none")));
+      })
+      .catch(() => {});
+  }
+
+  $("details-close").addEventListener("click", () => {
+    $("details").hidden = true;
+    const prev = selected;
+    selected = null;
+    if (prev && incidents.has(prev)) incidents.get(prev).marker.setIcon(incidentIcon(incidents.get(prev).feature));
+  });
+
+  // --- report form ----------------------------------------------------------------------
+  let draft = null;
+  let draftAt = null;
+  function fillSelect(select, values, prefix, blank) {
+    select.replaceChildren();
+    if (blank) { const o = el("option", t(blank)); o.value = ""; o.dataset.i18nOption = blank; select.appendChild(o); }
+    for (const v of values) {
+      const o = el("option", prefix ? t(`${prefix}.${v}`) : v);
+      o.value = v;
+      if (prefix) o.dataset.i18nOption = `${prefix}.${v}`;
+      select.appendChild(o);
+    }
+  }
+  fillSelect($("report-category"), CATEGORIES, "cat");
+  fillSelect($("report-status"), STATUSES, "st");
+  fillSelect($("report-severity"), SEVERITIES, null, "sev.unset");
+
+  function clearErrors() {
+    for (const e of document.querySelectorAll("#report-form .field-error")) e.textContent = "";
+    for (const e of document.querySelectorAll("#report-form [aria-invalid]")) e.removeAttribute("aria-invalid");
+    $("report-result").textContent = "";
+  }
+
+  map.on("click", (ev) => {
+    draftAt = ev.latlng.wrap();
+    if (draft) draft.setLatLng(ev.latlng);
+    else draft = L.marker(ev.latlng, { icon: L.divIcon({ html: "<div></div>", className: "draft", iconSize: [14, 14] }), interactive: false }).addTo(map);
+    $("details").hidden = true;
+    $("report").hidden = false;
+    $("report-where").textContent = `${draftAt.lat.toFixed(4)}, ${draftAt.lng.toFixed(4)}`;
+    clearErrors();
+    $("report-title").focus();
+  });
+  $("report-close").addEventListener("click", () => {
+    $("report").hidden = true;
+    if (draft) { draft.remove(); draft = null; }
+  });
+
+  const FIELDS = ["category", "status", "title", "severity"];
+  function showError(err) {
+    // problem+json errors: body rules have `path` (/title), parameters have `parameter`.
+    const path = String(err.path || err.parameter || "");
+    const field = FIELDS.find((f) => path === `/${f}` || path === f || path.startsWith(`/${f}/`));
+    let slot = field ? $(`err-${field}`) : null;
+    if (!field && /required/i.test(err.keyword || "")) {
+      const missing = FIELDS.find((f) => (err.message || "").includes(`'${f}'`));
+      if (missing) slot = $(`err-${missing}`);
+    }
+    const target = slot || $("err-general");
+    const line = el("span", (slot ? "" : (path ? `${path}: ` : "")) + (err.message || ""));
+    if (target.textContent) target.appendChild(el("br"));
+    target.appendChild(line);
+    if (slot) $(`report-${slot.id.slice(4)}`).setAttribute("aria-invalid", "true");
+  }
+
+  $("report-form").addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    clearErrors();
+    if (!draftAt) return;
+    const data = {
+      category: $("report-category").value,
+      status: $("report-status").value,
+      title: $("report-title").value.trim(),
+      location: { type: "Point", coordinates: [Number(draftAt.lng.toFixed(6)), Number(draftAt.lat.toFixed(6))] },
+      observed_at: new Date().toISOString(),
+    };
+    if ($("report-severity").value) data.severity = $("report-severity").value;
+    let r;
+    try {
+      r = await fetch(`${API}/incidents`, {
+        method: "POST",
+        headers: { "Content-Type": "application/json", Accept: "application/geo+json, application/problem+json" },
+        body: JSON.stringify(data),
+      });
+    } catch (e) {
+      $("err-general").textContent = String(e);
+      return;
+    }
+    const body = await r.json().catch(() => ({}));
+    if (r.ok) {
+      upsertIncident(body);
+      $("report-result").textContent = t("report.ok");
+      $("report-title").value = "";
+      if (draft) { draft.remove(); draft = null; }
+      showDetails(body.id);
+      return;
+    }
+    const errors = Array.isArray(body.errors) && body.errors.length ? body.errors : [{ message: body.detail || r.statusText }];
+    $("report-result").textContent = t("report.failed");
+    errors.forEach(showError);
+  });
+
+  // --- partners -------------------------------------------------------------------------
+  let lastPartners = null;
+  function renderPartners(body) {
+    const rows = $("partner-rows");
+    const note = $("partners-note");
+    rows.replaceChildren();
+    note.textContent = "";
+    if (!body) return;
+    if (body.error) { note.textContent = `${t("partners.error")}: ${body.error}`; return; }
+    if (!(body.partners || []).length) { note.textContent = t("partners.none"); return; }
+    for (const p of body.partners) {
+      const tr = el("tr");
+      tr.dataset.partner = p.id;
+      const name = el("td", p.id);
+      if (p.name) name.title = p.name;
+      const c = p.link && p.link.connected;
+      const state = c === true ? "up" : c === false ? "down" : "unknown";
+      const link = el("td", t(`link.${state}`), state);
+      if (p.link && p.link.since) link.title = p.link.since;
+      const backlog = el("td", p.outbound ? p.outbound.backlog : "—");
+      if (p.outbound && p.outbound.oldest_unreceipted_at) backlog.title = p.outbound.oldest_unreceipted_at;
+      const lag = el("td", p.inbound ? p.inbound.lag : "—");
+      if (p.inbound && p.inbound.last_seen_at) lag.title = p.inbound.last_seen_at;
+      tr.append(name, link, backlog, lag);
+      rows.appendChild(tr);
+    }
+  }
+  async function refreshPartners() {
+    try {
+      const r = await fetch(`${API}/partners`);
+      const body = await r.json();
+      lastPartners = r.ok ? body : { error: body.detail || r.status };
+      if (body.node) $("node-id").textContent = `— ${body.node}`;
+    } catch (e) {
+      lastPartners = { error: String(e) };
+    }
+    renderPartners(lastPartners);
+  }
+
+  // --- live updates ---------------------------------------------------------------------
+  let liveMode = "offline";
+  function setLive(mode) {
+    liveMode = mode;
+    const badge = $("live-state");
+    badge.textContent = t(`live.${mode}`);
+    badge.className = "live" + (mode === "offline" ? "" : " on");
+    badge.dataset.mode = mode;
+  }
+
+  async function loadIncidents() {
+    const r = await fetch(`${API}/incidents?limit=500`);
+    if (!r.ok) throw new Error(`incidents: ${r.status}`);
+    const body = await r.json();
+    (body.features || []).forEach(upsertIncident);
+  }
+
+  function startStream() {
+    // The stream starts at "now": the current picture is read once it is open, so nothing
+    // stored in between is missed (an incident seen twice is merged by its version).
+    const es = new EventSource(`${API}/stream`);
+    let loaded = false;
+    es.addEventListener("open", () => {
+      setLive("stream");
+      if (!loaded) { loaded = true; loadIncidents().catch(() => {}).finally(ready); }
+    });
+    es.addEventListener("error", () => setLive(es.readyState === EventSource.CLOSED ? "offline" : "polling"));
+    const parse = (fn) => (ev) => { try { fn(JSON.parse(ev.data)); } catch (e) { /* skip a bad event */ } };
+    es.addEventListener("incident", parse(upsertIncident));
+    es.addEventListener("position", parse(upsertVessel));
+  }
+
+  function startPolling() {
+    // `since` filters on observed_at, so a late report of an older observation would slip past
+    // it; the newest page by observation is asked for instead and merged by version.
+    setLive("polling");
+    const tick = async () => {
+      try { await loadIncidents(); setLive("polling"); } catch (e) { setLive("offline"); }
+      setTimeout(tick, POLL_MS);
+    };
+    setTimeout(tick, POLL_MS);
+  }
+
+  async function hasStream() {
+    // Ask the node's OpenAPI document rather than probing: a 404 would be a console error.
+    try {
+      const r = await fetch("/openapi.json");
+      const doc = await r.json();
+      return Boolean(doc.paths && doc.paths[`${API}/stream`]);
+    } catch (e) {
+      return false;
+    }
+  }
+
+  // --- start ----------------------------------------------------------------------------
+  buildChecks($("filter-category"), CATEGORIES, "cat");
+  buildChecks($("filter-status"), STATUSES, "st");
+  $("filter-origin").addEventListener("change", () => applyFilter());
+  $("lang").addEventListener("change", (ev) => {
+    lang = dict[ev.target.value] ? ev.target.value : "en";
+    localStorage.setItem("mdx.lang", lang);
+    applyLanguage();
+  });
+  applyLanguage();
+  refreshPartners();
+  setInterval(refreshPartners, PARTNERS_MS);
+  function ready() { document.body.dataset.ready = "true"; }
+  // ?live=poll forces the polling fallback (for nodes behind proxies that break SSE, and tests).
+  const forcePoll = new URLSearchParams(location.search).get("live") === "poll";
+  (forcePoll ? Promise.resolve(false) : hasStream()).then((yes) => {
+    if (yes) { startStream(); return; }
+    loadIncidents().catch(() => setLive("offline")).finally(ready);
+    startPolling();
+  });
+})();

@@ -1,0 +1,204 @@
+"""/api/v1/stream: the live picture (new incident versions and vessel positions) as Server-Sent
+Events.
+
+Each event is `event: incident` (data: the incident's Feature as GET /api/v1/incidents/{id}
+returns it) or `event: position` (data: the vessel's position Feature, id = MMSI), with
+`id: iv:<incident_versions.id>,p:<positions.id>`: the cursor of everything delivered up to and
+including that event. A client resumes with `Last-Event-ID` (or `?last_event_id=`) and gets all
+that came after, once. Reads go through `visible`, so a partner streams only what it may see.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+import anyio
+import orjson
+from fastapi import APIRouter, Header, Query, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import StreamingResponse
+from sqlalchemy import Engine, and_, func, select
+
+from mdx.api import incident_query, params
+from mdx.api.deps import Res, Who
+from mdx.api.geojson import feature
+from mdx.api.visibility import Caller, visible
+from mdx.core.db import Incident, IncidentVersion, Position
+
+router = APIRouter(prefix="/api/v1/stream", tags=["stream"])
+
+MEDIA_TYPE = "text/event-stream"
+POLL_S = 0.25
+KEEPALIVE_S = 15.0
+BATCH = 500
+KINDS = frozenset({"incident", "position"})
+_CURSOR = re.compile(r"^iv:(\d{1,19}),p:(\d{1,19})$")
+_POSITION_PROPS = (
+    "mmsi",
+    "imo",
+    "name",
+    "observed_at",
+    "sog",
+    "cog",
+    "heading",
+    "nav_status",
+    "source_type",
+    "origin",
+    "tlp",
+    "relto",
+    "purpose",
+    "received_at",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Cursor:
+    iv: int  # last incident_versions.id delivered
+    p: int  # last positions.id delivered
+
+    def encode(self) -> str:
+        return f"iv:{self.iv},p:{self.p}"
+
+
+def parse_cursor(name: str, value: str) -> Cursor:
+    m = _CURSOR.match(value.strip())
+    if m is None:
+        raise params.bad(name, value, "not a stream cursor such as iv:12,p:340")
+    return Cursor(int(m[1]), int(m[2]))
+
+
+@dataclass(frozen=True, slots=True)
+class Options:
+    kinds: frozenset[str]
+    categories: list[str] | None
+    origins: list[str] | None
+
+
+@router.get(
+    "",
+    response_class=StreamingResponse,
+    responses={200: {"content": {MEDIA_TYPE: {}}}},
+    summary="New incident versions and vessel positions as Server-Sent Events",
+)
+async def stream(
+    request: Request,
+    res: Res,
+    who: Who,
+    category: Annotated[
+        str | None, Query(description="incident categories, comma-separated")
+    ] = None,
+    origin: Annotated[
+        str | None, Query(description="incident origin nodes, comma-separated")
+    ] = None,
+    kinds: Annotated[str | None, Query(description="incident,position (default both)")] = None,
+    since_start: Annotated[bool, Query(description="without a cursor: from the beginning")] = False,
+    last_event_id: Annotated[str | None, Query(description="resume after this event id")] = None,
+    last_event_id_header: Annotated[str | None, Header(alias="Last-Event-ID")] = None,
+) -> StreamingResponse:
+    """`retry: 1000` first, then events as they are stored; `: keepalive` when idle 15 s."""
+    opts = Options(
+        kinds=frozenset(params.words("kinds", kinds, KINDS)) if kinds is not None else KINDS,
+        categories=params.words("category", category, res.categories) if category else None,
+        origins=params.words("origin", origin) if origin else None,
+    )
+    # The header (what EventSource sends on reconnect) is newer than a query string's cursor.
+    if last_event_id_header:
+        start = parse_cursor("Last-Event-ID", last_event_id_header)
+    elif last_event_id:
+        start = parse_cursor("last_event_id", last_event_id)
+    elif since_start:
+        start = Cursor(0, 0)
+    else:
+        start = await run_in_threadpool(_now, res.engine)
+    return StreamingResponse(
+        _events(request, res.engine, who, opts, start),
+        media_type=MEDIA_TYPE,
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    )
+
+
+async def _events(
+    request: Request, engine: Engine, who: Caller, opts: Options, cursor: Cursor
+) -> AsyncIterator[str]:
+    yield "retry: 1000\n\n"
+    quiet_since = time.monotonic()
+    while not await request.is_disconnected():
+        events, full = await anyio.to_thread.run_sync(_poll, engine, who, opts, cursor)
+        for kind, doc, cursor in events:
+            yield f"event: {kind}\nid: {cursor.encode()}\ndata: {orjson.dumps(doc).decode()}\n\n"
+        if events:
+            quiet_since = time.monotonic()
+        elif time.monotonic() - quiet_since >= KEEPALIVE_S:
+            yield ": keepalive\n\n"
+            quiet_since = time.monotonic()
+        if not full:  # more may be waiting right away when a batch was full
+            await anyio.sleep(POLL_S)
+
+
+def _now(engine: Engine) -> Cursor:
+    with engine.connect() as conn:
+        iv = conn.execute(select(func.coalesce(func.max(IncidentVersion.id), 0))).scalar_one()
+        p = conn.execute(select(func.coalesce(func.max(Position.id), 0))).scalar_one()
+    return Cursor(int(iv), int(p))
+
+
+Event = tuple[str, dict[str, Any], Cursor]
+
+
+def _poll(engine: Engine, who: Caller, opts: Options, cursor: Cursor) -> tuple[list[Event], bool]:
+    """Events after `cursor`, in cursor order, each with the cursor that includes it."""
+    with engine.connect() as conn:
+        incidents = (
+            conn.execute(_incident_query(who, opts, cursor.iv)).all()
+            if ("incident" in opts.kinds)
+            else []
+        )
+        positions = (
+            conn.execute(_position_query(who, cursor.p)).all() if ("position" in opts.kinds) else []
+        )
+    events: list[Event] = []
+    iv = cursor.iv
+    # Within a poll, only the last stored row of each incident (vessel) is sent: every row left
+    # out has a smaller id than the one sent, so the cursors stay increasing and complete.
+    for row in _last_per(incidents, "incident_id"):
+        iv = row.stream_id
+        events.append(("incident", incident_query.to_feature(row, who), Cursor(iv, cursor.p)))
+    for row in _last_per(positions, "mmsi"):
+        props = {name: row._mapping[name] for name in _POSITION_PROPS}
+        doc = feature(row.mmsi, orjson.loads(row.geometry), props)
+        events.append(("position", doc, Cursor(iv, row.stream_id)))
+    return events, len(incidents) == BATCH or len(positions) == BATCH
+
+
+def _last_per(rows: Sequence[Any], key: str) -> list[Any]:
+    last = {getattr(r, key): r for r in rows}  # rows come in id order: the last one wins
+    return sorted(last.values(), key=lambda r: int(r.stream_id))
+
+
+def _incident_query(who: Caller, opts: Options, after: int) -> Any:
+    # A version that did not become the current state (it arrived after a newer one) is no news.
+    query = select(IncidentVersion.id.label("stream_id"), *incident_query._COLUMNS).join(
+        Incident,
+        and_(
+            Incident.incident_id == IncidentVersion.incident_id,
+            Incident.version == IncidentVersion.version,
+        ),
+    )
+    query = query.where(IncidentVersion.id > after)
+    if opts.categories:
+        query = query.where(Incident.category.in_(opts.categories))
+    if opts.origins:
+        query = query.where(Incident.origin.in_(opts.origins))
+    return visible(query, Incident.__table__, who).order_by(IncidentVersion.id).limit(BATCH)
+
+
+def _position_query(who: Caller, after: int) -> Any:
+    columns = [getattr(Position, name) for name in _POSITION_PROPS]
+    query = select(
+        Position.id.label("stream_id"), *columns, func.ST_AsGeoJSON(Position.geom).label("geometry")
+    ).where(Position.id > after)
+    return visible(query, Position.__table__, who).order_by(Position.id).limit(BATCH)

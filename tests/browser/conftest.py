@@ -1,0 +1,167 @@
+"""The operator's map in a real Chromium against a real node (`mdx node run`).
+
+Needs Debian's Chromium at /usr/bin/chromium, Playwright for Python (never `playwright
+install`: no browser is downloaded) and the built web assets (infra/scripts/build-web.sh).
+`make test` provisions all three; elsewhere the module is skipped, saying what is missing.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+import psycopg
+import pytest
+
+from mdx.core import store
+from tests.conftest import TABLES, free_port
+from tests.integration.harness import wait_for
+
+ROOT = Path(__file__).resolve().parents[2]
+CHROMIUM = Path("/usr/bin/chromium")
+VENDOR = ROOT / "services" / "mdx" / "api" / "static" / "map" / "vendor"
+ARTEFACTS = ROOT / "var" / "test-artefacts"
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+def _missing() -> str | None:
+    if not CHROMIUM.exists():
+        return f"{CHROMIUM} is missing (apt-get install -y chromium)"
+    for built in (
+        "leaflet/leaflet.js",
+        "markercluster/leaflet.markercluster.js",
+        "countries.geojson",
+    ):
+        if not (VENDOR / built).exists():
+            return f"web assets not built ({VENDOR / built}): run infra/scripts/build-web.sh"
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:
+        return "playwright (Python) is not installed in the venv"
+    return None
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    reason = _missing()
+    if reason is None:
+        return
+    skip = pytest.mark.skip(reason=f"browser tests need: {reason}")
+    for item in items:
+        if Path(str(item.fspath)).is_relative_to(Path(__file__).parent):
+            item.add_marker(skip)
+
+
+@dataclass
+class Node:
+    base: str
+    broker_port: int
+    node_id: str = "jcg"
+
+
+@pytest.fixture(scope="module")
+def node(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Node]:
+    """One node for the module: its own broker, the session database emptied first."""
+    with psycopg.connect(store.libpq_dsn(database_url), autocommit=True) as conn:
+        conn.execute(f"TRUNCATE {', '.join(TABLES)} RESTART IDENTITY")
+    tmp = tmp_path_factory.mktemp("map-node")
+    broker_dir = Path(tempfile.mkdtemp(prefix="mdx-broker-"))
+    broker_dir.chmod(0o755)  # the broker's own user must reach it
+    api_port, broker_port = free_port(), free_port()
+    config = tmp / "jcg.toml"
+    config.write_text(
+        f"""
+[node]
+id = "jcg"
+default_tlp = "GREEN"
+[broker]
+port = {broker_port}
+data_dir = "{broker_dir}"
+[database]
+url = "{database_url}"
+[api]
+port = {api_port}
+"""
+    )
+    log_path = tmp / "node.log"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "mdx.cli.main", "node", "run", "--config", str(config)],
+        stdout=log_path.open("wb"),
+        stderr=subprocess.STDOUT,
+    )
+    base = f"http://127.0.0.1:{api_port}"
+
+    def healthy() -> bool:
+        try:
+            return httpx.get(f"{base}/healthz", timeout=1).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    try:
+        wait_for(healthy, 30, lambda: "the node's /healthz: " + log_path.read_text())
+        yield Node(base, broker_port)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)
+        shutil.rmtree(broker_dir, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as pw:
+        b = pw.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
+        yield b
+        b.close()
+
+
+@dataclass
+class Watched:
+    """A page and what it did: every request URL and every console error."""
+
+    page: Any
+    requests: list[str] = field(default_factory=list)
+    console_errors: list[str] = field(default_factory=list)
+
+    def foreign_requests(self) -> list[str]:
+        local = {"127.0.0.1", "localhost"}
+        return [
+            u
+            for u in self.requests
+            if urlsplit(u).scheme != "data" and urlsplit(u).hostname not in local
+        ]
+
+    def screenshot(self, name: str) -> Path:
+        ARTEFACTS.mkdir(parents=True, exist_ok=True)
+        path = ARTEFACTS / f"map-{name}.png"
+        self.page.screenshot(path=str(path))
+        return path
+
+
+@pytest.fixture
+def watched(browser: Any, node: Node) -> Iterator[Watched]:
+    context = browser.new_context(viewport={"width": 1280, "height": 800}, locale="en-GB")
+    page = context.new_page()
+    w = Watched(page)
+    page.on("request", lambda r: w.requests.append(r.url))
+    page.on("console", lambda m: w.console_errors.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda e: w.console_errors.append(f"uncaught: {e}"))
+    page.set_default_timeout(10_000)
+    yield w
+    context.close()

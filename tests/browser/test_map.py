@@ -1,0 +1,203 @@
+"""The operator's map (/map/) in Chromium against a running node: offline, live, filterable,
+with details, a report form that shows the server's rule violations, and three languages."""
+
+from __future__ import annotations
+
+import subprocess
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+import httpx
+import orjson
+
+from mdx.core.envelope import make_envelope
+from tests.browser.conftest import Node, Watched
+
+LIVE_WITHIN_MS = 5_000
+
+
+def mosquitto_pub(node: Node, topic: str, payload: bytes) -> None:
+    args = ["-p", str(node.broker_port), "-V", "5", "-q", "1", "-t", topic, "-s"]
+    subprocess.run(["mosquitto_pub", *args], input=payload, check=True)
+
+
+def publish_incident(node: Node, **data: Any) -> str:
+    incident_id = str(uuid.uuid4())
+    body = {
+        "incident_id": incident_id,
+        "version": 1,
+        "category": "sar",
+        "status": "reported",
+        "title": "Fishing vessel taking on water",
+        "observed_at": datetime.now(UTC).isoformat().replace("+00:00", "Z"),
+        "location": {"type": "Point", "coordinates": [129.3, 34.2]},
+        **data,
+    }
+    envelope = make_envelope("jcg", "ops1", "mdx.incident.v1", body)
+    mosquitto_pub(node, "mdx/v1/in/ops1/incident", orjson.dumps(envelope))
+    return incident_id
+
+
+def publish_position(node: Node, mmsi: str, lon: float, lat: float, heading: int) -> None:
+    data = {
+        "mmsi": mmsi,
+        "lat": lat,
+        "lon": lon,
+        "sog": 9.5,
+        "cog": heading,
+        "heading": heading,
+        "observed_at": datetime.now(UTC).isoformat().replace("+00:00", "Z"),
+        "source_type": "ais-terrestrial",
+    }
+    envelope = make_envelope("jcg", "ais1", "mdx.position.v1", data)
+    mosquitto_pub(node, "mdx/v1/in/ais1/position", orjson.dumps(envelope))
+
+
+def open_map(w: Watched, node: Node, query: str = "") -> None:
+    w.page.goto(f"{node.base}/map/{query}")
+    w.page.wait_for_selector("body[data-ready='true']")
+    # The offline basemap is drawn: many country outlines, no tile images.
+    w.page.wait_for_function("document.querySelectorAll('.leaflet-overlay-pane path').length > 100")
+
+
+def marker(incident_id: str) -> str:
+    return f".leaflet-marker-pane [data-incident-id='{incident_id}']"
+
+
+def test_loads_offline_with_no_console_errors(watched: Watched, node: Node) -> None:
+    open_map(watched, node)
+    watched.page.wait_for_timeout(1_500)  # a polling round and the partners panel
+    watched.screenshot("loaded")
+    assert watched.console_errors == []
+    assert watched.requests, "the page made no requests at all"
+    assert watched.foreign_requests() == []
+    assert watched.page.locator("#partners-note").text_content() == (
+        "No partners are configured on this node."
+    )
+
+
+def test_incident_appears_live_and_a_category_filter_hides_it(watched: Watched, node: Node) -> None:
+    open_map(watched, node)
+    page = watched.page
+    incident_id = publish_incident(node, category="piracy_robbery", title="Armed boarding")
+    page.wait_for_selector(marker(incident_id), timeout=LIVE_WITHIN_MS)
+    watched.screenshot("live-incident")
+    assert page.locator(marker(incident_id)).get_attribute("data-category") == "piracy_robbery"
+
+    page.locator("#filter-category input[value='piracy_robbery']").uncheck()
+    page.wait_for_selector(marker(incident_id), state="detached")
+    watched.screenshot("filtered")
+    page.locator("#filter-category input[value='piracy_robbery']").check()
+    page.wait_for_selector(marker(incident_id))
+    assert watched.console_errors == []
+    assert watched.foreign_requests() == []
+
+
+def test_vessels_appear_live_with_their_heading(watched: Watched, node: Node) -> None:
+    open_map(watched, node)
+    page = watched.page
+    assert page.locator("#live-state").get_attribute("data-mode") == "stream"
+    publish_position(node, "440123456", 130.1, 35.6, 90)
+    arrow = page.locator(".leaflet-marker-pane [data-mmsi='440123456']")
+    arrow.wait_for(timeout=LIVE_WITHIN_MS)
+    assert "rotate(90deg)" in (arrow.get_attribute("style") or "")
+    watched.screenshot("vessel")
+    assert watched.console_errors == []
+
+
+def test_polling_fallback_shows_new_incidents_too(watched: Watched, node: Node) -> None:
+    open_map(watched, node, "?live=poll")
+    page = watched.page
+    assert page.locator("#live-state").get_attribute("data-mode") == "polling"
+    incident_id = publish_incident(
+        node,
+        category="smuggling",
+        title="Fast boat, no lights",
+        location={"type": "Point", "coordinates": [136.5, 41.0]},  # apart: not in a cluster
+    )
+    page.wait_for_selector(marker(incident_id), timeout=LIVE_WITHIN_MS)
+    assert watched.console_errors == []
+
+
+def test_clicking_an_incident_shows_its_details(watched: Watched, node: Node) -> None:
+    incident_id = publish_incident(
+        node,
+        category="pollution",
+        title="Oil sheen north of Tsushima",
+        location={"type": "Point", "coordinates": [133.0, 38.5]},
+        severity="Moderate",
+    )
+    open_map(watched, node)
+    page = watched.page
+    page.wait_for_selector(marker(incident_id), timeout=LIVE_WITHIN_MS)
+    page.locator(marker(incident_id)).click()
+    details = page.locator("#details")
+    details.wait_for(state="visible")
+    assert page.locator("#details-title").text_content() == "Oil sheen north of Tsushima"
+    assert page.locator("#details [data-field='origin']").text_content() == "jcg"
+    assert page.locator("#details [data-field='severity']").text_content() == "Moderate"
+    assert page.locator("#details [data-field='tlp']").text_content() == "GREEN"
+    # The timeline from /timeline: version 1, reported.
+    page.wait_for_selector("#details-timeline li time")
+    assert "1" in (page.locator("#details-timeline li").first.text_content() or "")
+    watched.screenshot("details")
+    assert watched.console_errors == []
+
+
+def test_report_form_shows_the_servers_error_next_to_the_field(
+    watched: Watched, node: Node
+) -> None:
+    open_map(watched, node)
+    page = watched.page
+    box = page.locator("#map").bounding_box()
+    assert box is not None
+    page.mouse.click(box["x"] + 120, box["y"] + box["height"] - 120)  # open sea, no marker
+    page.locator("#report").wait_for(state="visible")
+    page.locator("#report-title").fill("")
+    page.locator("#report-form button[type='submit']").click()
+    page.wait_for_selector("#err-title:not(:empty)")
+    watched.screenshot("report-error")
+
+    # The message shown is the server's own, for /title.
+    answer = httpx.post(
+        f"{node.base}/api/v1/incidents",
+        json={
+            "category": "sar",
+            "status": "reported",
+            "title": "",
+            "location": {"type": "Point", "coordinates": [130, 35]},
+            "observed_at": "2026-11-25T08:00:00Z",
+        },
+    )
+    assert answer.status_code == 422
+    [expected] = [e["message"] for e in answer.json()["errors"] if e.get("path") == "/title"]
+    assert page.locator("#err-title").text_content() == expected
+    assert page.locator("#report-title").get_attribute("aria-invalid") == "true"
+
+    # Fixed, the same form reports the incident and the map shows it.
+    page.locator("#report-title").fill("Drifting container")
+    page.locator("#report-form button[type='submit']").click()
+    page.locator("#details").wait_for(state="visible")
+    assert page.locator("#details-title").text_content() == "Drifting container"
+    incident_id = page.locator("#details").get_attribute("data-incident-id")
+    assert incident_id and httpx.get(f"{node.base}/api/v1/incidents/{incident_id}").is_success
+    assert page.locator(marker(incident_id)).count() == 1
+    assert watched.foreign_requests() == []
+
+
+def test_switching_to_japanese_and_korean(watched: Watched, node: Node) -> None:
+    open_map(watched, node)
+    page = watched.page
+    assert page.locator("#filters h2").text_content() == "Filters"
+    page.locator("#lang").select_option("ja")
+    assert page.locator("#filters h2").text_content() == "絞り込み"
+    assert page.locator("#partners h2").text_content() == "連携先との接続"
+    assert page.locator("html").get_attribute("lang") == "ja"
+    watched.screenshot("japanese")
+    page.locator("#lang").select_option("ko")
+    assert page.locator("#filters h2").text_content() == "필터"
+    page.reload()  # the choice is remembered
+    page.wait_for_selector("body[data-ready='true']")
+    assert page.locator("#filters h2").text_content() == "필터"
+    assert watched.console_errors == []
