@@ -65,11 +65,8 @@ class IngestService:
         self.inbox: queue.Queue[Inbound] = queue.Queue(maxsize=cfg.queue_size)
         self.tracker = ReceiptTracker()
         self.stopping = threading.Event()
-        self.connected = threading.Event()
         self.client = self._make_client()
         self.epoch = 0
-        self.stored = 0
-        self.dead_lettered = 0
 
     def _make_client(self) -> mqtt.Client:
         client = mqtt.Client(
@@ -91,7 +88,6 @@ class IngestService:
             return
         self.epoch += 1
         client.subscribe(topics.INBOUND_FILTER, qos=1)
-        self.connected.set()
         log.info("connected to the broker, subscribed to %s", topics.INBOUND_FILTER)
 
     def _on_subscribe(self, client: mqtt.Client, *_a: Any) -> None:
@@ -99,7 +95,6 @@ class IngestService:
         client.publish(topics.status("ingest"), _status(b"online"), qos=1, retain=True)
 
     def _on_disconnect(self, _c: mqtt.Client, _u: Any, _f: Any, rc: Any, _p: Any) -> None:
-        self.connected.clear()
         log.warning("disconnected from the broker: %s", rc)
 
     def _on_message(self, _c: mqtt.Client, _u: Any, msg: mqtt.MQTTMessage) -> None:
@@ -166,8 +161,6 @@ class IngestService:
             if m.qos > 0 and m.epoch == self.epoch:
                 self.client.ack(m.mid, m.qos)
         self.tracker.apply(seqs)
-        self.stored += len(accepted)
-        self.dead_lettered += len(bounced)
         for producer, seq in receipts.items():
             body = {"producer": producer, "seq": seq, "time": utc_now_iso()}
             self.client.publish(topics.receipt(producer), orjson.dumps(body), qos=1, retain=True)
