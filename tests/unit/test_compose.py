@@ -767,7 +767,7 @@ def test_local_demo_runs_the_same_nodes_and_simulators() -> None:
 # --- the image ----------------------------------------------------------------------------
 
 
-def dockerfile(services: dict[str, dict[str, Any]]) -> list[tuple[str, str]]:
+def all_stages(services: dict[str, dict[str, Any]]) -> list[tuple[str, str]]:
     """(INSTRUCTION, arguments) of the mdx services' Dockerfile, continuations joined."""
     build = services["jcg-ingest"]["build"]
     text = (COMPOSE.parent / build["context"] / build["dockerfile"]).read_text()
@@ -780,6 +780,13 @@ def dockerfile(services: dict[str, dict[str, Any]]) -> list[tuple[str, str]]:
     return found
 
 
+def dockerfile(services: dict[str, dict[str, Any]]) -> list[tuple[str, str]]:
+    """The final stage (the image the services run): from its FROM on."""
+    instructions = all_stages(services)
+    last = max(i for i, (instruction, _) in enumerate(instructions) if instruction == "FROM")
+    return instructions[last:]
+
+
 def copied(instructions: list[tuple[str, str]]) -> list[tuple[str, PurePosixPath]]:
     """(source in the context, where its content lands in the image) of each COPY source."""
     workdir = PurePosixPath("/")
@@ -787,7 +794,7 @@ def copied(instructions: list[tuple[str, str]]) -> list[tuple[str, PurePosixPath
     for instruction, rest in instructions:
         if instruction == "WORKDIR":
             workdir = workdir / rest
-        elif instruction == "COPY":
+        elif instruction == "COPY" and "--from=" not in rest:  # only what the context sends
             *sources, dest = [w for w in rest.split() if not w.startswith("--")]
             into_dir = dest.endswith("/") or len(sources) > 1
             for source in sources:
@@ -806,6 +813,32 @@ def test_dockerfile_base_matches_requires_python(services: dict[str, dict[str, A
     assert match
     froms = [rest for instruction, rest in dockerfile(services) if instruction == "FROM"]
     assert froms == [f"python:{match[1]}-slim"]
+
+
+def test_the_image_carries_the_map_built_in_its_own_stage(
+    services: dict[str, dict[str, Any]],
+) -> None:
+    stages = all_stages(services)
+    assert [rest for i, rest in stages if i == "FROM"] == [
+        "node:20-slim AS web",
+        "python:3.11-slim",
+    ]
+    web = stages[: [i for i, _ in stages].index("FROM", 1)]
+    assert ("RUN", "npm ci --no-audit --no-fund --loglevel=error && node build.mjs") in web
+    patterns = [
+        line.strip()
+        for line in DOCKERIGNORE.read_text().splitlines()
+        if line.strip() and not line.strip().startswith("#")
+    ]
+    sources = [source for source, _ in copied(web)]
+    assert sources == ["web/package.json", "web/package-lock.json", "web/build.mjs"]
+    for source in sources:
+        assert (ROOT / source).is_file(), source
+        assert not dockerignore_excludes(source, patterns), source
+    assert (
+        "COPY",
+        "--from=web /build/services/mdx/api/static/map/vendor ./services/mdx/api/static/map/vendor",
+    ) in dockerfile(services)
 
 
 def test_dockerfile_lays_out_the_repository_at_app(services: dict[str, dict[str, Any]]) -> None:
