@@ -75,3 +75,51 @@ def test_kcg_map_never_shows_what_jcg_withheld_from_kcg(net: Network, browser: A
         assert errors == []
     finally:
         context.close()
+
+
+def test_sar_assistance_requested_from_the_map_reaches_the_partner(
+    net: Network, browser: Any
+) -> None:
+    jcg, kcg, uscg = net["jcg"], net["kcg"], net["uscg"]
+    case = incident(
+        category="sar",
+        title="Liferaft sighted, 6 aboard",
+        location={"type": "Point", "coordinates": [139.5, 33.1]},
+    )
+    publish(jcg, "ops1", "incident", case, tlp="GREEN", purpose="SAR")
+    wait_for(lambda: has_incident(kcg, case["incident_id"]), 30, "the case at KCG")
+    context = browser.new_context(viewport={"width": 1280, "height": 800})
+    try:
+        page = context.new_page()
+        page.goto(f"{jcg.api}/map/")
+        page.wait_for_selector(marker(case["incident_id"]), timeout=10_000)
+        page.locator(marker(case["incident_id"])).click()
+        page.locator("#sar-form select").select_option("uscg")
+        page.locator("#sar-form input[name='text']").fill("Long-range aircraft for the search")
+        page.locator("#sar-form button").click()
+        page.wait_for_selector("#actions-message[data-ok='true']")
+        wait_for(
+            lambda: (
+                uscg.scalar(
+                    "SELECT count(*) FROM incident_events WHERE incident_id = %s AND kind = "
+                    "'assistance-requested'",
+                    case["incident_id"],
+                )
+                == 1
+            ),
+            30,
+            "the request at USCG",
+        )
+
+        # At KCG the same case is JCG's: its map offers no status change.
+        page.goto(f"{kcg.api}/map/")
+        page.wait_for_selector(marker(case["incident_id"]), timeout=10_000)
+        page.locator(marker(case["incident_id"])).click()
+        page.wait_for_selector("#details-actions p")
+        assert page.locator("#details-actions p").first.text_content() == (
+            "Only the origin node (jcg) can change this incident."
+        )
+        assert page.locator("#status-form").count() == 0
+        page.screenshot(path=str(ARTEFACTS / "map-kcg-partner-incident.png"))
+    finally:
+        context.close()

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import subprocess
 import uuid
-from datetime import UTC, datetime
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -13,6 +14,7 @@ import orjson
 
 from mdx.core.envelope import make_envelope
 from tests.browser.conftest import Node, Watched
+from tests.integration.harness import wait_for
 
 LIVE_WITHIN_MS = 5_000
 
@@ -200,4 +202,146 @@ def test_switching_to_japanese_and_korean(watched: Watched, node: Node) -> None:
     page.reload()  # the choice is remembered
     page.wait_for_selector("body[data-ready='true']")
     assert page.locator("#filters h2").text_content() == "필터"
+    assert watched.console_errors == []
+
+
+def stamp(ago: timedelta) -> str:
+    return (datetime.now(UTC) - ago).isoformat().replace("+00:00", "Z")
+
+
+def wait_until_stored(node: Node, path: str, ready: Callable[[dict[str, Any]], bool]) -> None:
+    def stored() -> bool:
+        r = httpx.get(f"{node.base}{path}", timeout=2)
+        return r.status_code == 200 and ready(r.json())
+
+    wait_for(stored, 10, lambda: f"{path} never had the data")
+
+
+def vessel(mmsi: str) -> str:
+    return f".leaflet-marker-pane [data-mmsi='{mmsi}']"
+
+
+def test_vessels_stored_before_the_page_opens_are_drawn(watched: Watched, node: Node) -> None:
+    publish_position(node, "431000101", 141.5, 39.5, 180)
+    wait_until_stored(node, "/api/v1/vessels/431000101", lambda _: True)
+    open_map(watched, node)
+    page = watched.page
+    assert page.locator(vessel("431000101")).count() == 1  # drawn with the first picture
+    assert int(page.locator("#vessel-count").text_content() or "0") >= 1
+    watched.screenshot("vessels-at-load")
+    assert watched.console_errors == []
+
+
+def test_clicking_a_vessel_draws_its_track_and_shows_it(watched: Watched, node: Node) -> None:
+    for lon in (127.0, 127.2, 127.4):
+        publish_position(node, "440000201", lon, 31.5, 90)
+    publish_position(node, "440000202", 144.0, 33.0, 0)
+    wait_until_stored(
+        node,
+        "/api/v1/vessels/440000201/track",
+        lambda f: len(f["properties"]["times"]) == 3,
+    )
+    wait_until_stored(node, "/api/v1/vessels/440000202", lambda _: True)
+    open_map(watched, node)
+    page = watched.page
+    tracks = ".leaflet-overlay-pane path.track"
+    assert page.locator(tracks).count() == 0
+
+    page.locator(vessel("440000201")).click()
+    page.wait_for_selector(f"{tracks}[data-mmsi='440000201']", state="attached")
+    assert page.locator(tracks).get_attribute("data-points") == "3"
+    panel = page.locator("#vessel")
+    panel.wait_for(state="visible")
+    assert page.locator("#vessel [data-field='mmsi']").text_content() == "440000201"
+    assert page.locator("#vessel [data-field='sog']").text_content() == "9.5 kn"
+    assert page.locator("#vessel [data-field='cog']").text_content() == "90°"
+    assert page.locator("#vessel [data-field='last_seen']").text_content() != "—"
+    watched.screenshot("vessel-track")
+
+    # One selected track at a time.
+    page.locator(vessel("440000202")).click()
+    page.wait_for_selector(f"{tracks}[data-mmsi='440000202']", state="attached")
+    assert page.locator(tracks).count() == 1
+    assert page.locator("#vessel [data-field='mmsi']").text_content() == "440000202"
+    page.locator("#vessel-close").click()
+    page.wait_for_selector(tracks, state="detached")
+    assert watched.console_errors == []
+
+
+def test_time_window_hides_what_was_observed_before_it(watched: Watched, node: Node) -> None:
+    old = publish_incident(
+        node,
+        title="Seen three hours ago",
+        observed_at=stamp(timedelta(hours=3)),
+        location={"type": "Point", "coordinates": [124.5, 31.0]},
+    )
+    new = publish_incident(
+        node, title="Seen now", location={"type": "Point", "coordinates": [138.5, 30.0]}
+    )
+    wait_until_stored(node, f"/api/v1/incidents/{old}", lambda _: True)
+    wait_until_stored(node, f"/api/v1/incidents/{new}", lambda _: True)
+    open_map(watched, node)
+    page = watched.page
+    page.wait_for_selector(marker(old))
+    page.wait_for_selector(marker(new))
+
+    page.locator("#filter-window").select_option("3600000")  # last hour
+    page.wait_for_selector(marker(old), state="detached")
+    assert page.locator(marker(new)).count() == 1
+    watched.screenshot("window-1h")
+    page.locator("#filter-window").select_option("0")  # any time
+    page.wait_for_selector(marker(old))
+    assert watched.console_errors == []
+
+
+def test_replay_slider_shows_the_picture_of_that_moment(watched: Watched, node: Node) -> None:
+    recent = publish_incident(
+        node,
+        title="Seen an hour ago",
+        observed_at=stamp(timedelta(hours=1)),
+        location={"type": "Point", "coordinates": [134.5, 27.5]},
+    )
+    earlier = publish_incident(
+        node,
+        title="Seen five hours ago",
+        observed_at=stamp(timedelta(hours=5)),
+        location={"type": "Point", "coordinates": [121.0, 40.0]},
+    )
+    wait_until_stored(node, f"/api/v1/incidents/{recent}", lambda _: True)
+    wait_until_stored(node, f"/api/v1/incidents/{earlier}", lambda _: True)
+    open_map(watched, node)
+    page = watched.page
+    page.wait_for_selector(marker(recent))
+    assert page.locator("#time").get_attribute("data-replay") == "live"
+
+    page.locator("#replay").fill("-120")  # two hours ago
+    page.wait_for_selector(marker(recent), state="detached")
+    assert page.locator(marker(earlier)).count() == 1
+    assert page.locator("#time").get_attribute("data-replay") == "-120"
+    watched.screenshot("replay-2h")
+
+    page.locator("#replay-live").click()
+    page.wait_for_selector(marker(recent))
+    assert page.locator("#time").get_attribute("data-replay") == "live"
+    assert watched.console_errors == []
+
+
+def test_status_update_from_the_details_panel_raises_the_version(
+    watched: Watched, node: Node
+) -> None:
+    incident_id = publish_incident(
+        node,
+        title="Engine failure, drifting",
+        location={"type": "Point", "coordinates": [131.5, 37.2]},
+    )
+    open_map(watched, node)
+    page = watched.page
+    page.wait_for_selector(marker(incident_id), timeout=LIVE_WITHIN_MS)
+    page.locator(marker(incident_id)).click()
+    page.locator("#status-form select").select_option("responding")
+    page.locator("#status-form button").click()
+    page.wait_for_selector("#actions-message[data-ok='true']")
+    stored = httpx.get(f"{node.base}/api/v1/incidents/{incident_id}").json()["properties"]
+    assert (stored["version"], stored["status"]) == (2, "responding")
+    watched.screenshot("status-updated")
     assert watched.console_errors == []

@@ -611,6 +611,7 @@ def test_openapi_lists_every_path(client: TestClient) -> None:
         "/api/v1/incidents/{incident_id}",
         "/api/v1/incidents/{incident_id}/sar",
         "/api/v1/incidents/{incident_id}/timeline",
+        "/api/v1/vessels",
         "/api/v1/vessels/{mmsi}",
         "/api/v1/vessels/{mmsi}/track",
         "/api/v1/deadletters",

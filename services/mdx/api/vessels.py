@@ -1,4 +1,4 @@
-"""/api/v1/vessels: a vessel's latest position and its track.
+"""/api/v1/vessels: every vessel's latest position, one vessel's latest position and its track.
 
 The track is one GeoJSON Feature with a LineString, the shape QGIS draws as a line layer and
 Leaflet as a polyline; `properties.times` holds one RFC 3339 time per vertex (the convention
@@ -14,12 +14,13 @@ from typing import Annotated, Any
 import orjson
 from fastapi import APIRouter, Path, Query
 from sqlalchemy import Connection, func, select
+from sqlalchemy.dialects.postgresql import distinct_on
 
 from mdx.api import geojson, params
 from mdx.api.deps import Db, Who
 from mdx.api.geojson import MEDIA_TYPE, GeoJSONResponse
 from mdx.api.problems import NotFound
-from mdx.api.visibility import AnyRow, Caller, visible
+from mdx.api.visibility import AnyRow, AnySelect, Caller, visible
 from mdx.core.db import Position, VesselLatest
 
 router = APIRouter(prefix="/api/v1/vessels", tags=["vessels"])
@@ -44,6 +45,34 @@ _LATEST = (
     "purpose",
     "received_at",
 )
+
+
+@router.get("", responses=_GEOJSON, summary="Vessels at their latest positions, newest first")
+def listing(
+    db: Db,
+    who: Who,
+    bbox: Annotated[
+        str | None, Query(description="minlon,minlat,maxlon,maxlat (WGS 84): latest position in it")
+    ] = None,
+    limit: Annotated[int, Query(ge=1, le=20_000, description="at most this many vessels")] = 5_000,
+) -> GeoJSONResponse:
+    box = params.bbox(bbox) if bbox is not None else None
+    # One row per vessel first, then the box: a vessel that has left the box is not drawn at an
+    # older position inside it.
+    latest = _latest_query(who).subquery()
+    query = select(latest)
+    if box is not None:
+        query = query.where(func.ST_Intersects(latest.c.geom, func.ST_MakeEnvelope(*box, 4326)))
+    query = query.order_by(latest.c.observed_at.desc(), latest.c.mmsi).limit(limit)
+    features = [
+        geojson.feature(
+            row.mmsi,
+            orjson.loads(row.geometry),
+            {name: row._mapping[name] for name in _LATEST},
+        )
+        for row in db.execute(query)
+    ]
+    return GeoJSONResponse(geojson.collection(features))
 
 
 @router.get("/{mmsi}", responses=_GEOJSON, summary="Latest known position of a vessel")
@@ -104,14 +133,22 @@ def track(
 
 
 def _latest(db: Connection, mmsi: str, who: Caller) -> AnyRow | None:
-    # vessel_latest keeps one row per vessel, under the latest report's markings but with a name
-    # or IMO carried over from earlier reports; a partner gets its newest releasable report.
+    return db.execute(_latest_query(who, mmsi)).first()
+
+
+def _latest_query(who: Caller, mmsi: str | None = None) -> AnySelect:
+    """Each vessel's latest position that `who` may see (only vessel `mmsi`'s when given).
+
+    vessel_latest keeps one row per vessel, under the latest report's markings but with a name
+    or IMO carried over from earlier reports; a partner gets its newest releasable report.
+    """
     table: type[VesselLatest] | type[Position] = VesselLatest if who.local else Position
     columns = [getattr(table, name) for name in _LATEST]
-    query = (
-        select(*columns, func.ST_AsGeoJSON(table.geom).label("geometry"))
-        .where(table.mmsi == mmsi)
-        .order_by(table.observed_at.desc())
-        .limit(1)
-    )
-    return db.execute(visible(query, table.__table__, who)).first()
+    query: AnySelect = select(*columns, table.geom, func.ST_AsGeoJSON(table.geom).label("geometry"))
+    if mmsi is not None:
+        query = query.where(table.mmsi == mmsi)
+    if not who.local:
+        # DISTINCT ON keeps the first row per vessel in this order: its newest visible report.
+        query = query.ext(distinct_on(table.mmsi))
+    query = query.order_by(table.mmsi, table.observed_at.desc())
+    return visible(query, table.__table__, who)

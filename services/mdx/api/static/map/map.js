@@ -13,6 +13,8 @@
     irregular_migration: "M", maritime_safety: "!", other: "?" };
   const TLPS = ["CLEAR", "GREEN", "AMBER", "AMBER+STRICT", "RED"];
   const POLL_MS = 1000;
+  const MINUTE_MS = 60 * 1000;
+  const INITIAL_PAGES = 20; // of 1000 incidents: the picture read when the map opens
   const PARTNERS_MS = 5000;
 
   const $ = (id) => document.getElementById(id);
@@ -42,6 +44,8 @@
     setLive(liveMode);
     renderPartners(lastPartners);
     if (selected) showDetails(selected);
+    if (selectedVessel) showVessel(selectedVessel);
+    renderReplay();
   }
 
   // --- map ------------------------------------------------------------------------------
@@ -60,9 +64,11 @@
   const clusters = L.markerClusterGroup({ maxClusterRadius: 40, showCoverageOnHover: false });
   map.addLayer(clusters);
   const vesselLayer = L.layerGroup().addTo(map);
+  const trackLayer = L.layerGroup().addTo(map);
 
   const incidents = new Map(); // id -> {feature, marker, shown}
-  const vessels = new Map(); // mmsi -> marker
+  const vessels = new Map(); // mmsi -> {marker, props}
+  let selectedVessel = null;
   let selected = null;
 
   function tlpClass(tlp) {
@@ -113,12 +119,12 @@
       incidents.set(feature.id, { feature, marker, shown: false });
     }
     noteOrigin(feature.properties.origin);
-    applyFilter(feature.id);
+    if (!bulk) applyFilter(feature.id);
     $("incident-count").textContent = String(incidents.size);
     if (selected === feature.id) showDetails(feature.id);
   }
 
-  // --- vessels (from the stream's position events) --------------------------------------
+  // --- vessels (read once at start, then kept live by the stream's position events) ------
   function vesselIcon(props) {
     const deg = Number.isFinite(props.heading) && props.heading !== 511 ? props.heading
       : Number.isFinite(props.cog) ? props.cog : null;
@@ -147,13 +153,87 @@
     const props = { mmsi: id, ...(feature.properties || {}) };
     const at = L.latLng(feature.geometry.coordinates[1], feature.geometry.coordinates[0]);
     const label = props.name ? `${props.name} (${id})` : id;
-    let m = vessels.get(id);
-    if (m) { m.setLatLng(at); m.setIcon(vesselIcon(props)); }
-    else {
-      m = L.marker(at, { icon: vesselIcon(props), title: label, zIndexOffset: -100 }).addTo(vesselLayer);
-      vessels.set(id, m);
+    const known = vessels.get(id);
+    if (known) {
+      // The list read at start may answer after a newer position came on the stream.
+      const before = Date.parse(known.props.observed_at);
+      if (Date.parse(props.observed_at) < before) return;
+      if (!props.name && known.props.name) props.name = known.props.name;
+      known.props = props;
+      known.marker.setLatLng(at);
+      known.marker.setIcon(vesselIcon(props));
+    } else {
+      const marker = L.marker(at, { icon: vesselIcon(props), title: label, zIndexOffset: -100 });
+      marker.on("click", () => selectVessel(id));
+      marker.addTo(vesselLayer);
+      vessels.set(id, { marker, props });
     }
     $("vessel-count").textContent = String(vessels.size);
+    if (selectedVessel === id) {
+      showVessel(id);
+      loadTrack(id);
+    }
+  }
+
+  async function loadVessels() {
+    const r = await fetch(`${API}/vessels?limit=20000`);
+    if (!r.ok) throw new Error(`vessels: ${r.status}`);
+    const body = await r.json();
+    (body.features || []).forEach(upsertVessel);
+  }
+
+  function showVessel(id) {
+    const v = vessels.get(id);
+    if (!v) return;
+    const p = v.props;
+    $("vessel").hidden = false;
+    $("vessel").dataset.mmsi = id;
+    $("vessel-title").textContent = p.name || id;
+    const dl = $("vessel-fields");
+    dl.replaceChildren();
+    dlRow(dl, "name", p.name);
+    dlRow(dl, "mmsi", id);
+    dlRow(dl, "sog", Number.isFinite(p.sog) ? `${p.sog} kn` : null);
+    dlRow(dl, "cog", Number.isFinite(p.cog) ? `${p.cog}°` : null);
+    dlRow(dl, "last_seen", p.observed_at);
+  }
+
+  let trackFor = null;
+  async function loadTrack(id) {
+    trackFor = id;
+    let body;
+    try {
+      const r = await fetch(`${API}/vessels/${encodeURIComponent(id)}/track?limit=5000`);
+      if (!r.ok) throw new Error(`track: ${r.status}`);
+      body = await r.json();
+    } catch (e) {
+      return;
+    }
+    if (trackFor !== id) return; // another vessel was chosen meanwhile: one track at a time
+    const g = body.geometry;
+    const coords = !g ? [] : g.type === "Point" ? [g.coordinates] : g.coordinates;
+    trackLayer.clearLayers();
+    const line = L.polyline(coords.map((c) => [c[1], c[0]]), {
+      className: "track", color: "#d9480f", weight: 3, interactive: false,
+    }).addTo(trackLayer);
+    const path = line.getElement();
+    if (path) {
+      path.dataset.mmsi = id;
+      path.dataset.points = String(coords.length);
+    }
+  }
+
+  function selectVessel(id) {
+    selectedVessel = id;
+    showVessel(id);
+    loadTrack(id);
+  }
+
+  function closeVessel() {
+    selectedVessel = null;
+    trackFor = null;
+    trackLayer.clearLayers();
+    $("vessel").hidden = true;
   }
 
   // --- filters --------------------------------------------------------------------------
@@ -183,21 +263,47 @@
   }
   const checked = (id) => new Set([...$(id).querySelectorAll("input:checked")].map((b) => b.value));
 
+  // Time: incidents observed in the window that ends at the replay moment (now when live).
+  let bulk = false; // while the first picture loads, markers are added in one go at the end
+  function timeRange() {
+    const minutes = Number($("replay").value) || 0;
+    const end = Date.now() + minutes * MINUTE_MS;
+    const windowMs = Number($("filter-window").value) || 0;
+    return { start: windowMs ? end - windowMs : -Infinity, end };
+  }
+
+  function renderReplay() {
+    const minutes = Number($("replay").value) || 0;
+    const live = minutes === 0;
+    $("replay-live").disabled = live;
+    $("replay-live").classList.toggle("on", live);
+    $("time").dataset.replay = live ? "live" : String(minutes);
+    $("replay-at").textContent = live ? t("replay.now")
+      : new Date(Date.now() + minutes * MINUTE_MS).toLocaleString(lang);
+  }
+
   function applyFilter(onlyId) {
     const cats = checked("filter-category");
     const sts = checked("filter-status");
     const origin = $("filter-origin").value;
+    const { start, end } = timeRange();
     const ids = onlyId ? [onlyId] : [...incidents.keys()];
+    const adds = [];
+    const removes = [];
     for (const id of ids) {
       const item = incidents.get(id);
       const p = item.feature.properties;
+      const at = Date.parse(p.observed_at);
       const want = cats.has(CATEGORIES.includes(p.category) ? p.category : "other")
-        && sts.has(p.status) && (!origin || p.origin === origin);
-      if (want && !item.shown) clusters.addLayer(item.marker);
-      else if (!want && item.shown) clusters.removeLayer(item.marker);
-      else if (want && item.shown) { clusters.removeLayer(item.marker); clusters.addLayer(item.marker); }
+        && sts.has(p.status) && (!origin || p.origin === origin)
+        && (Number.isNaN(at) || (at > start && at <= end));
+      if (want && !item.shown) adds.push(item.marker);
+      else if (!want && item.shown) removes.push(item.marker);
+      else if (want && onlyId) { clusters.removeLayer(item.marker); clusters.addLayer(item.marker); }
       item.shown = want;
     }
+    if (removes.length) clusters.removeLayers(removes);
+    if (adds.length) clusters.addLayers(adds);
   }
 
   // --- details --------------------------------------------------------------------------
@@ -444,6 +550,28 @@
     (body.features || []).forEach(upsertIncident);
   }
 
+  async function loadPicture() {
+    // The first picture: every page of incidents (up to a cap) and every vessel, then the
+    // markers are clustered in one go (one by one takes minutes for ten thousand).
+    bulk = true;
+    try {
+      const vesselsRead = loadVessels().catch(() => {});
+      let url = `${API}/incidents?limit=1000`;
+      for (let page = 0; url && page < INITIAL_PAGES; page++) {
+        const r = await fetch(url);
+        if (!r.ok) throw new Error(`incidents: ${r.status}`);
+        const body = await r.json();
+        (body.features || []).forEach(upsertIncident);
+        const next = (body.links || []).find((l) => l.rel === "next");
+        url = next ? next.href : null;
+      }
+      await vesselsRead;
+    } finally {
+      bulk = false;
+      applyFilter();
+    }
+  }
+
   function startStream() {
     // The stream starts at "now": the current picture is read once it is open, so nothing
     // stored in between is missed (an incident seen twice is merged by its version).
@@ -451,7 +579,7 @@
     let loaded = false;
     es.addEventListener("open", () => {
       setLive("stream");
-      if (!loaded) { loaded = true; loadIncidents().catch(() => {}).finally(ready); }
+      if (!loaded) { loaded = true; loadPicture().catch(() => {}).finally(ready); }
     });
     es.addEventListener("error", () => setLive(es.readyState === EventSource.CLOSED ? "offline" : "polling"));
     const parse = (fn) => (ev) => { try { fn(JSON.parse(ev.data)); } catch (e) { /* skip a bad event */ } };
@@ -485,6 +613,16 @@
   buildChecks($("filter-category"), CATEGORIES, "cat");
   buildChecks($("filter-status"), STATUSES, "st");
   $("filter-origin").addEventListener("change", () => applyFilter());
+  $("filter-window").addEventListener("change", () => applyFilter());
+  $("replay").addEventListener("input", () => { renderReplay(); applyFilter(); });
+  $("replay-live").addEventListener("click", () => {
+    $("replay").value = "0";
+    renderReplay();
+    applyFilter();
+  });
+  $("vessel-close").addEventListener("click", closeVessel);
+  // The window moves with the clock: what has aged out of it leaves the map.
+  setInterval(() => { renderReplay(); applyFilter(); }, MINUTE_MS);
   $("lang").addEventListener("change", (ev) => {
     lang = dict[ev.target.value] ? ev.target.value : "en";
     localStorage.setItem("mdx.lang", lang);
@@ -493,12 +631,18 @@
   applyLanguage();
   refreshPartners();
   setInterval(refreshPartners, PARTNERS_MS);
-  function ready() { document.body.dataset.ready = "true"; }
+  function ready() {
+    // Two frames: the markers added by the first picture have been laid out and painted.
+    requestAnimationFrame(() => requestAnimationFrame(() => {
+      window.mdxReady = performance.now();
+      document.body.dataset.ready = "true";
+    }));
+  }
   // ?live=poll forces the polling fallback (for nodes behind proxies that break SSE, and tests).
   const forcePoll = new URLSearchParams(location.search).get("live") === "poll";
   (forcePoll ? Promise.resolve(false) : hasStream()).then((yes) => {
     if (yes) { startStream(); return; }
-    loadIncidents().catch(() => setLive("offline")).finally(ready);
+    loadPicture().catch(() => setLive("offline")).finally(ready);
     startPolling();
   });
 })();
