@@ -23,7 +23,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import StreamingResponse
 from sqlalchemy import Engine, and_, func, select
 
-from mdx.api import incident_query, params
+from mdx.api import incident_query, params, vessels
 from mdx.api.deps import Res, Who
 from mdx.api.geojson import feature
 from mdx.api.visibility import Caller, visible
@@ -37,22 +37,8 @@ KEEPALIVE_S = 15.0
 BATCH = 500
 KINDS = frozenset({"incident", "position"})
 _CURSOR = re.compile(r"^iv:(\d{1,19}),p:(\d{1,19})$")
-_POSITION_PROPS = (
-    "mmsi",
-    "imo",
-    "name",
-    "observed_at",
-    "sog",
-    "cog",
-    "heading",
-    "nav_status",
-    "source_type",
-    "origin",
-    "tlp",
-    "relto",
-    "purpose",
-    "received_at",
-)
+# A position event carries the same properties as GET /api/v1/vessels/{mmsi}.
+_POSITION_PROPS = vessels.LATEST_PROPS
 
 
 @dataclass(frozen=True, slots=True)

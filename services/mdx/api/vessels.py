@@ -29,7 +29,7 @@ _GEOJSON: dict[int | str, dict[str, Any]] = {200: {"content": {MEDIA_TYPE: {}}}}
 Mmsi = Annotated[str, Path(pattern=r"^[0-9]{9}$", description="9-digit MMSI")]
 _READINGS = ("sog", "cog", "heading", "nav_status", "source_type", "origin")
 # The same properties as incidents carry: the vessel's fields plus the handling markings.
-_LATEST = (
+LATEST_PROPS = (
     "mmsi",
     "imo",
     "name",
@@ -68,7 +68,7 @@ def listing(
         geojson.feature(
             row.mmsi,
             orjson.loads(row.geometry),
-            {name: row._mapping[name] for name in _LATEST},
+            {name: row._mapping[name] for name in LATEST_PROPS},
         )
         for row in db.execute(query)
     ]
@@ -80,7 +80,7 @@ def latest(mmsi: Mmsi, db: Db, who: Who) -> GeoJSONResponse:
     row = _latest(db, mmsi, who)
     if row is None:
         raise NotFound(f"no position of vessel {mmsi}")
-    props = {name: row._mapping[name] for name in _LATEST}
+    props = {name: row._mapping[name] for name in LATEST_PROPS}
     return GeoJSONResponse(geojson.feature(mmsi, orjson.loads(row.geometry), props))
 
 
@@ -143,7 +143,7 @@ def _latest_query(who: Caller, mmsi: str | None = None) -> AnySelect:
     or IMO carried over from earlier reports; a partner gets its newest releasable report.
     """
     table: type[VesselLatest] | type[Position] = VesselLatest if who.local else Position
-    columns = [getattr(table, name) for name in _LATEST]
+    columns = [getattr(table, name) for name in LATEST_PROPS]
     query: AnySelect = select(*columns, table.geom, func.ST_AsGeoJSON(table.geom).label("geometry"))
     if mmsi is not None:
         query = query.where(table.mmsi == mmsi)
