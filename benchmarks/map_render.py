@@ -23,7 +23,6 @@ import os
 import random
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -32,15 +31,13 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-import httpx
 import psycopg
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS  # noqa: E402
-from tests.conftest import free_port  # noqa: E402
-from tests.integration.harness import wait_for  # noqa: E402
+from tests.integration.harness import running_node  # noqa: E402
 
 from mdx.core import intake, migrate, store  # noqa: E402
 from mdx.core.envelope import make_envelope  # noqa: E402
@@ -158,49 +155,6 @@ def fill(url: str) -> list[tuple[float, float]]:
     return points
 
 
-def start_node(url: str, work: Path) -> tuple[subprocess.Popen[bytes], str]:
-    broker_dir = work / "broker"
-    broker_dir.mkdir()
-    broker_dir.chmod(0o755)
-    api_port, broker_port = free_port(), free_port()
-    config = work / "jcg.toml"
-    config.write_text(
-        f"""
-[node]
-id = "jcg"
-default_tlp = "GREEN"
-[broker]
-port = {broker_port}
-data_dir = "{broker_dir}"
-[database]
-url = "{url}"
-[api]
-port = {api_port}
-"""
-    )
-    log_path = work / "node.log"
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "mdx.cli.main", "node", "run", "--config", str(config)],
-        stdout=log_path.open("wb"),
-        stderr=subprocess.STDOUT,
-    )
-    base = f"http://127.0.0.1:{api_port}"
-
-    def healthy() -> bool:
-        try:
-            return httpx.get(f"{base}/healthz", timeout=1).status_code == 200
-        except httpx.HTTPError:
-            return False
-
-    try:
-        wait_for(healthy, 60, lambda: "the node's /healthz: " + log_path.read_text())
-    except BaseException:
-        proc.terminate()
-        proc.wait(timeout=20)
-        raise
-    return proc, base
-
-
 def measure_map(browser: Any, base: str) -> dict[str, Any]:
     context = browser.new_context(viewport={"width": 1280, "height": 800}, locale="en-GB")
     try:
@@ -248,13 +202,15 @@ def main() -> None:
     work.chmod(0o755)
     url = f"{PG}/mdx_bench_map_{uuid.uuid4().hex[:8]}"
     migrate.upgrade(url)
-    proc: subprocess.Popen[bytes] | None = None
+    broker_dir = work / "broker"
+    broker_dir.mkdir()
+    broker_dir.chmod(0o755)
     try:
         started = time.perf_counter()
         points = fill(url)
         fill_s = time.perf_counter() - started
-        proc, base = start_node(url, work)
-        with sync_playwright() as pw:
+        with running_node(url, broker_dir, work, timeout=60) as node, sync_playwright() as pw:
+            base = node.base
             browser = pw.chromium.launch(
                 executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
             )
@@ -268,9 +224,6 @@ def main() -> None:
             finally:
                 browser.close()
     finally:
-        if proc is not None:
-            proc.terminate()
-            proc.wait(timeout=20)
         with psycopg.connect(store.libpq_dsn(f"{PG}/postgres"), autocommit=True) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{url.rsplit("/", 1)[1]}" WITH (FORCE)')
         shutil.rmtree(work, ignore_errors=True)

@@ -8,8 +8,6 @@ install`: no browser is downloaded) and the built web assets (infra/scripts/buil
 from __future__ import annotations
 
 import shutil
-import subprocess
-import sys
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -17,13 +15,12 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-import httpx
 import psycopg
 import pytest
 
 from mdx.core import store
-from tests.conftest import TABLES, free_port
-from tests.integration.harness import wait_for
+from tests.conftest import TABLES
+from tests.integration.harness import RunningNode, running_node
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = Path("/usr/bin/chromium")
@@ -67,11 +64,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(skip)
 
 
-@dataclass
-class Node:
-    base: str
-    broker_port: int
-    node_id: str = "jcg"
+Node = RunningNode
 
 
 @pytest.fixture(scope="module")
@@ -82,42 +75,10 @@ def node(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterato
     tmp = tmp_path_factory.mktemp("map-node")
     broker_dir = Path(tempfile.mkdtemp(prefix="mdx-broker-"))
     broker_dir.chmod(0o755)  # the broker's own user must reach it
-    api_port, broker_port = free_port(), free_port()
-    config = tmp / "jcg.toml"
-    config.write_text(
-        f"""
-[node]
-id = "jcg"
-default_tlp = "GREEN"
-[broker]
-port = {broker_port}
-data_dir = "{broker_dir}"
-[database]
-url = "{database_url}"
-[api]
-port = {api_port}
-"""
-    )
-    log_path = tmp / "node.log"
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "mdx.cli.main", "node", "run", "--config", str(config)],
-        stdout=log_path.open("wb"),
-        stderr=subprocess.STDOUT,
-    )
-    base = f"http://127.0.0.1:{api_port}"
-
-    def healthy() -> bool:
-        try:
-            return httpx.get(f"{base}/healthz", timeout=1).status_code == 200
-        except httpx.HTTPError:
-            return False
-
     try:
-        wait_for(healthy, 30, lambda: "the node's /healthz: " + log_path.read_text())
-        yield Node(base, broker_port)
+        with running_node(database_url, broker_dir, tmp) as n:
+            yield n
     finally:
-        proc.terminate()
-        proc.wait(timeout=20)
         shutil.rmtree(broker_dir, ignore_errors=True)
 
 

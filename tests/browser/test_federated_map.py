@@ -11,7 +11,7 @@ import pytest
 from tests.browser.conftest import ARTEFACTS
 from tests.integration.federation import Network, build_network
 from tests.integration.harness import wait_for
-from tests.integration.test_federation import has_incident, healthy, incident, publish
+from tests.integration.test_federation import has_incident, incident, publish
 
 pytestmark = pytest.mark.slow
 
@@ -20,8 +20,6 @@ pytestmark = pytest.mark.slow
 def net() -> Iterator[Network]:
     for network in build_network():
         network.start()
-        for node in network.nodes.values():
-            wait_for(lambda n=node: healthy(n), 30, lambda n=node: n.log("api"))
         yield network
 
 

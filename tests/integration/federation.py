@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import httpx
 import psycopg
 from sqlalchemy import make_url
 
@@ -21,6 +22,7 @@ from mdx.core.envelope import make_envelope
 from mdx.core.settings import NodeSettings, load_settings
 from mdx.node import bridges, broker
 from tests.conftest import PG_ADMIN, TABLES, free_port
+from tests.integration.harness import wait_for
 
 # What each demo node registers each partner for (as in infra/nodes/*.toml).
 DEMO = ("jcg", "kcg", "uscg")
@@ -43,6 +45,12 @@ class Node:
     @property
     def api(self) -> str:
         return f"http://127.0.0.1:{self.api_port}"
+
+    def healthy(self) -> bool:
+        try:
+            return httpx.get(f"{self.api}/healthz", timeout=1).status_code == 200
+        except httpx.HTTPError:
+            return False
 
     def start_broker(self) -> None:
         self.procs["broker"] = broker.start(
@@ -152,11 +160,14 @@ class Network:
         return self.nodes[node]
 
     def start(self, services: tuple[str, ...] = ("ingest", "share", "api")) -> None:
+        """Start every node and wait until each API answers /healthz."""
         for n in self.nodes.values():
             n.start_broker()
         for n in self.nodes.values():
             for s in services:
                 n.start(s)
+        for n in self.nodes.values():
+            wait_for(n.healthy, 30, lambda n=n: f"{n.id} healthy; api log: {n.log('api')[-3000:]}")
 
     def stop(self) -> None:
         for n in self.nodes.values():

@@ -8,16 +8,20 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import httpx
 import paho.mqtt.client as mqtt
 import psycopg
 from paho.mqtt.enums import CallbackAPIVersion
 
 from mdx.core import store
 from mdx.core.settings import NodeSettings
+from tests.conftest import free_port
 
 
 def settings_env(settings: NodeSettings) -> dict[str, str]:
@@ -128,3 +132,59 @@ class RawPublisher:
     def close(self) -> None:
         self.client.loop_stop()
         self.client.disconnect()
+
+
+@dataclass(frozen=True)
+class RunningNode:
+    base: str  # the API's base URL
+    broker_port: int
+    node_id: str = "jcg"
+
+
+@contextmanager
+def running_node(
+    database_url: str,
+    broker_dir: Path,
+    work: Path,
+    default_tlp: str = "GREEN",
+    timeout: float = 30,
+) -> Iterator[RunningNode]:
+    """A whole node (`mdx node run`: its own broker, ingest, share, api) from a config written
+    to `work`, until the block ends; its log is `work/node.log`."""
+    api_port, broker_port = free_port(), free_port()
+    config = work / "jcg.toml"
+    config.write_text(
+        f"""
+[node]
+id = "jcg"
+default_tlp = "{default_tlp}"
+[broker]
+port = {broker_port}
+data_dir = "{broker_dir}"
+[database]
+url = "{database_url}"
+[api]
+port = {api_port}
+"""
+    )
+    log_path = work / "node.log"
+    with log_path.open("wb") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "mdx.cli.main", "node", "run", "--config", str(config)],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    base = f"http://127.0.0.1:{api_port}"
+
+    def healthy() -> bool:
+        try:
+            return httpx.get(f"{base}/healthz", timeout=1).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    try:
+        wait_for(healthy, timeout, lambda: "the node's /healthz: " + log_path.read_text())
+        yield RunningNode(base, broker_port)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)

@@ -26,16 +26,7 @@ pytestmark = pytest.mark.slow
 def net() -> Iterator[Network]:
     for network in build_network():
         network.start()
-        for node in network.nodes.values():
-            wait_for(lambda n=node: healthy(n), 30, lambda n=node: f"{n.id} api: {n.log('api')}")
         yield network
-
-
-def healthy(node: Node) -> bool:
-    try:
-        return httpx.get(f"{node.api}/healthz", timeout=1).status_code == 200
-    except httpx.HTTPError:
-        return False
 
 
 def publish(

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import subprocess
-import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,48 +12,13 @@ import orjson
 import pytest
 
 from mdx.core.envelope import make_envelope
-from tests.conftest import free_port
-from tests.integration.harness import wait_for
+from tests.integration.harness import running_node, wait_for
 
 
 @pytest.fixture
 def node(db: str, broker_dir: Path, tmp_path: Path) -> Iterator[tuple[str, int]]:
-    api_port, broker_port = free_port(), free_port()
-    config = tmp_path / "jcg.toml"
-    config.write_text(
-        f"""
-[node]
-id = "jcg"
-default_tlp = "AMBER"
-[broker]
-port = {broker_port}
-data_dir = "{broker_dir}"
-[database]
-url = "{db}"
-[api]
-port = {api_port}
-"""
-    )
-    log = (tmp_path / "node.log").open("wb")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "mdx.cli.main", "node", "run", "--config", str(config)],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    base = f"http://127.0.0.1:{api_port}"
-
-    def healthy() -> bool:
-        try:
-            return httpx.get(f"{base}/healthz", timeout=1).status_code == 200
-        except httpx.HTTPError:
-            return False
-
-    try:
-        wait_for(healthy, 30, lambda: "the node's /healthz: " + (tmp_path / "node.log").read_text())
-        yield base, broker_port
-    finally:
-        proc.terminate()
-        proc.wait(timeout=20)
+    with running_node(db, broker_dir, tmp_path, default_tlp="AMBER") as n:
+        yield n.base, n.broker_port
 
 
 def mosquitto_pub(port: int, topic: str, payload: bytes) -> None:

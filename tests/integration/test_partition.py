@@ -17,7 +17,6 @@ import tomllib
 import uuid
 from collections.abc import Generator, Iterator
 from dataclasses import dataclass
-from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -175,23 +174,10 @@ def net() -> Iterator[NsNetwork]:
     built = build_netns_network()
     network = next(built)
     try:
-        network.start()
-        for node in network.nodes.values():
-            wait_for(partial(_healthy, node), 30, partial(_api_log, node))
+        network.start()  # waits for every node's /healthz
         yield network
     finally:
         built.close()  # stops the nodes and removes the namespaces, even when start-up failed
-
-
-def _api_log(node: Node) -> str:
-    return f"{node.id} healthy; api log: {node.log('api')[-3000:]}"
-
-
-def _healthy(node: Node) -> bool:
-    try:
-        return httpx.get(f"{node.api}/healthz", timeout=1).status_code == 200
-    except httpx.HTTPError:
-        return False
 
 
 def _count(node: Node, source: str, distinct: bool = False) -> int:

@@ -12,7 +12,7 @@ import pytest
 
 from tests.integration.federation import Network, build_network
 from tests.integration.harness import wait_for
-from tests.integration.test_federation import has_incident, healthy, incident, publish
+from tests.integration.test_federation import has_incident, incident, publish
 
 pytestmark = pytest.mark.slow
 
@@ -22,8 +22,6 @@ def chain() -> Iterator[Network]:
     links = {frozenset(("jcg", "kcg")), frozenset(("kcg", "uscg"))}
     for network in build_network(links=links, reshare=True):
         network.start()
-        for node in network.nodes.values():
-            wait_for(lambda n=node: healthy(n), 30, lambda n=node: n.log("api"))
         yield network
 
 

@@ -16,11 +16,6 @@
       "sar.text": "What is needed",
       "only.origin": "Only the origin node ({origin}) can change this incident.",
       done: "Done.",
-      "st.reported": "Reported",
-      "st.acknowledged": "Acknowledged",
-      "st.responding": "Responding",
-      "st.resolved": "Resolved",
-      "st.closed": "Closed",
     },
     ja: {
       actions: "操作",
@@ -31,11 +26,6 @@
       "sar.text": "必要な支援",
       "only.origin": "この事案を変更できるのは発信元のノード（{origin}）だけです。",
       done: "完了しました。",
-      "st.reported": "通報受理",
-      "st.acknowledged": "確認済み",
-      "st.responding": "対応中",
-      "st.resolved": "解決",
-      "st.closed": "終結",
     },
     ko: {
       actions: "조치",
@@ -46,18 +36,16 @@
       "sar.text": "필요한 지원",
       "only.origin": "이 사건은 발신 노드({origin})만 변경할 수 있습니다.",
       done: "완료되었습니다.",
-      "st.reported": "접수",
-      "st.acknowledged": "확인",
-      "st.responding": "대응 중",
-      "st.resolved": "해결",
-      "st.closed": "종결",
     },
   };
   const STATUSES = ["reported", "acknowledged", "responding", "resolved", "closed"];
 
+  // The panel's own strings; status names are the map's (i18n.js), not a second copy.
   const t = (key, vars = {}) => {
-    const table = STRINGS[document.documentElement.lang] || STRINGS.en;
-    const text = table[key] || STRINGS.en[key] || key;
+    const lang = document.documentElement.lang;
+    const shared = window.MDX_I18N || {};
+    const table = { ...(shared.en || {}), ...STRINGS.en, ...(shared[lang] || {}), ...STRINGS[lang] };
+    const text = table[key] || key;
     return text.replace(/\{(\w+)\}/g, (_, name) => String(vars[name] ?? ""));
   };
 
