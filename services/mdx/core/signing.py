@@ -48,11 +48,14 @@ class SignatureRejected(Exception):
 
 
 class ShareRejected(Exception):
-    """A share message this node must not accept; `reason` says why."""
+    """A share message this node must not accept; `reason` says why. `place` is the (sender,
+    seq) it verifiably holds in its stream when only the item inside it is refused: the stream
+    goes on past it (a refused item must not stall everything after it)."""
 
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
         self.reason = reason
+        self.place: tuple[str, int] | None = None
 
 
 # -- JWS with detached payload ------------------------------------------------------------
@@ -272,12 +275,35 @@ def open_message(
     expires_at = datetime.fromisoformat(message["expires_at"])
     if now > expires_at:
         raise ShareRejected(f"expired at {message['expires_at']} ({_EXPIRED_HINT})")
-    envelope = message["envelope"]
+    envelope, custody = message["envelope"], message["custody"]
+    try:
+        origin = _check_item(envelope, custody, trusted, sender, recipient)
+    except ShareRejected as e:
+        e.place = (sender, message["seq"])
+        raise
+    return Opened(
+        envelope=envelope,
+        sender=sender,
+        recipient=recipient,
+        seq=message["seq"],
+        sent_at=datetime.fromisoformat(message["sent_at"]),
+        custody=custody,
+        origin=origin,
+    )
+
+
+def _check_item(
+    envelope: dict[str, Any],
+    custody: list[dict[str, Any]],
+    trusted: Mapping[str, Ed25519PublicKey],
+    sender: str,
+    recipient: str,
+) -> str:
+    """The origin's signature and the chain of custody of a delivered item; its origin."""
     try:
         origin = verify_envelope(envelope, trusted)
     except SignatureRejected as e:
         raise ShareRejected(f"origin signature: {e.reason}") from None
-    custody = message["custody"]
     _check_custody(custody, origin=origin, sender=sender, recipient=recipient)
     for i, entry in enumerate(custody):
         try:
@@ -290,15 +316,7 @@ def open_message(
             raise ShareRejected(
                 f"custody entry {i}: signed by {custodian!r}, not by its node {entry['node']!r}"
             )
-    return Opened(
-        envelope=envelope,
-        sender=sender,
-        recipient=recipient,
-        seq=message["seq"],
-        sent_at=datetime.fromisoformat(message["sent_at"]),
-        custody=custody,
-        origin=origin,
-    )
+    return origin
 
 
 def _check_custody(

@@ -44,11 +44,13 @@ ON CONFLICT (peer, direction) DO UPDATE SET connected = %(up)s, connected_change
 
 @dataclass
 class Judged:
-    """A batch of inbound share messages: those opened, each with its place in its stream (to
-    be stored in stream order, the item or the refusal of its item), and those refused
-    unopened (which hold no place in any stream)."""
+    """A batch of inbound share messages: the items to store, each with its place in its
+    stream (stored in stream order), and the refusals, dead-lettered at once. A refused item
+    whose message verifiably holds a place (`placed`) still counts in its stream, so the
+    stream goes on past it; a message refused as such holds no place."""
 
-    opened: list[tuple[str, int, Accepted | Bounced]] = field(default_factory=list)
+    opened: list[tuple[str, int, Accepted]] = field(default_factory=list)
+    placed: list[tuple[str, int]] = field(default_factory=list)
     refused: list[Bounced] = field(default_factory=list)
     duplicates: int = 0
 
@@ -82,6 +84,8 @@ def judge(
             out.refused.append(
                 Bounced(Rejected(claimed, f"share refused: {e.reason}"), topic, payload)
             )
+            if e.place is not None and e.place[0] == claimed:
+                out.placed.append(e.place)
             continue
         if opened.sender != claimed:
             reason = f"share refused: sent by {opened.sender!r} on {claimed!r}'s stream"
@@ -91,11 +95,11 @@ def judge(
             opened.envelope, opened.origin, opened.sender, list(opened.custody), policy
         )
         if isinstance(verdict, Rejected):
-            item: Accepted | Bounced = Bounced(verdict, topic, payload)
+            out.refused.append(Bounced(verdict, topic, payload))
+            out.placed.append((opened.sender, opened.seq))
         else:
             verdict.topic, verdict.payload = topic, payload
-            item = verdict
-        out.opened.append((opened.sender, opened.seq, item))
+            out.opened.append((opened.sender, opened.seq, verdict))
     return out
 
 
@@ -106,16 +110,17 @@ class Reorder:
     the broker but not receipted, so until the gap fills (from the bridge, a republish or the
     feed) their sender keeps them; a crash loses nothing."""
 
-    held: dict[str, dict[int, Accepted | Bounced]] = field(default_factory=dict)
+    # None: a place whose item was refused (already dead-lettered); it only fills the gap.
+    held: dict[str, dict[int, Accepted | None]] = field(default_factory=dict)
     limit: int = 50_000
 
-    def add(self, sender: str, seq: int, item: Accepted | Bounced, after: int) -> None:
+    def add(self, sender: str, seq: int, item: Accepted | None, after: int) -> None:
         if seq > after:
             stream = self.held.setdefault(sender, {})
             if len(stream) < self.limit or seq in stream:  # past the limit: sender resends
                 stream[seq] = item
 
-    def release(self, watermarks: dict[str, int]) -> list[tuple[str, int, Accepted | Bounced]]:
+    def release(self, watermarks: dict[str, int]) -> list[tuple[str, int, Accepted | None]]:
         """Items that continue each stream from `watermarks` without a gap, in order."""
         ready = []
         for sender, stream in self.held.items():

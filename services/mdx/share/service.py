@@ -23,7 +23,7 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
 from mdx.core import batches, sharing, store, topics
-from mdx.core.intake import Accepted, IntakePolicy
+from mdx.core.intake import IntakePolicy
 from mdx.core.keys import NodeKeys, load_node_keys
 from mdx.core.receipts import ReceiptTracker
 from mdx.core.schemas import SchemaSet
@@ -233,13 +233,16 @@ class ShareService:
         judged = inbound.judge(
             [(t, p) for _, _, t, p in batch], self.keys, self.policy, self.tracker.watermark
         )
+        after = self.tracker.watermark
         for sender, seq, item in judged.opened:
-            self.reorder.add(sender, seq, item, self.tracker.watermark.get(sender, 0))
-        ready = self.reorder.release(self.tracker.watermark)
+            self.reorder.add(sender, seq, item, after.get(sender, 0))
+        for sender, seq in judged.placed:
+            self.reorder.add(sender, seq, None, after.get(sender, 0))
+        ready = self.reorder.release(after)
         seqs = [(sender, seq) for sender, seq, _ in ready]
         moved = self.tracker.preview(seqs)
-        accepted = [i for _, _, i in ready if isinstance(i, Accepted)]
-        bounced = judged.refused + [i for _, _, i in ready if isinstance(i, store.Bounced)]
+        accepted = [i for _, _, i in ready if i is not None]
+        bounced = judged.refused
         store.write_batch(
             conn,
             accepted,
