@@ -3,6 +3,7 @@ with details, a report form that shows the server's rule violations, and three l
 
 from __future__ import annotations
 
+import re
 import subprocess
 import uuid
 from collections.abc import Callable
@@ -60,7 +61,11 @@ def open_map(w: Watched, node: Node, query: str = "") -> None:
     w.page.goto(f"{node.base}/map/{query}")
     w.page.wait_for_selector("body[data-ready='true']")
     # The offline basemap is drawn: many country outlines, no tile images.
-    w.page.wait_for_function("document.querySelectorAll('.leaflet-overlay-pane path').length > 100")
+    w.page.wait_for_function("document.querySelectorAll('.leaflet-basemap-pane path').length > 100")
+
+
+def vessel(mmsi: str) -> str:
+    return f".leaflet-vessels-pane path.vessel[data-mmsi='{mmsi}']"
 
 
 def marker(incident_id: str) -> str:
@@ -101,9 +106,12 @@ def test_vessels_appear_live_with_their_heading(watched: Watched, node: Node) ->
     page = watched.page
     assert page.locator("#live-state").get_attribute("data-mode") == "stream"
     publish_position(node, "440123456", 130.1, 35.6, 90)
-    arrow = page.locator(".leaflet-marker-pane [data-mmsi='440123456']")
+    arrow = page.locator(vessel("440123456"))
     arrow.wait_for(timeout=LIVE_WITHIN_MS)
-    assert "rotate(90deg)" in (arrow.get_attribute("style") or "")
+    assert arrow.get_attribute("data-heading") == "90"
+    # Drawn pointing east: the arrow's tip (its first point) lies east of the rest.
+    xs = [float(n) for n in re.findall(r"[ML]([-\d.]+) ", arrow.get_attribute("d") or "")]
+    assert len(xs) == 4 and xs[0] == max(xs) and xs[0] - min(xs) >= 12
     watched.screenshot("vessel")
     assert watched.console_errors == []
 
@@ -215,10 +223,6 @@ def wait_until_stored(node: Node, path: str, ready: Callable[[dict[str, Any]], b
         return r.status_code == 200 and ready(r.json())
 
     wait_for(stored, 10, lambda: f"{path} never had the data")
-
-
-def vessel(mmsi: str) -> str:
-    return f".leaflet-marker-pane [data-mmsi='{mmsi}']"
 
 
 def test_vessels_stored_before_the_page_opens_are_drawn(watched: Watched, node: Node) -> None:

@@ -410,6 +410,22 @@ def test_pagination_returns_every_incident_once_in_three_pages(
     assert keys == sorted(keys, reverse=True)  # newest first, ties by id
 
 
+def test_properties_selects_what_each_feature_carries(client: TestClient, db: str) -> None:
+    local = post(client, incident(category="sar", title="Man overboard"))["id"]
+    shared = str(uuid.uuid4())
+    store_accepted(db, [partner_incident(incident(incident_id=shared, version=1))])
+    body = client.get(INCIDENTS, params={"properties": "category,title,origin,version"}).json()
+    props = {f["id"]: f["properties"] for f in body["features"]}
+    assert props == {
+        local: {"category": "sar", "title": "Man overboard", "origin": "jcg", "version": 1},
+        shared: {"category": "sar", "title": "Person in the water", "origin": "kcg", "version": 1},
+    }
+    assert all(f["geometry"]["type"] == "Point" for f in body["features"])
+    # An optional property the incident does not have is left out, not invented.
+    body = client.get(INCIDENTS, params={"properties": "severity,provenance"}).json()
+    assert body["features"][0]["properties"].keys() == {"provenance"}
+
+
 def test_default_limit_is_100(client: TestClient, db: str, schemas: SchemaSet) -> None:
     store_accepted(
         db,
@@ -440,7 +456,9 @@ def test_default_limit_is_100(client: TestClient, db: str, schemas: SchemaSet) -
         ({"since": "2024-05-01"}, "since"),
         ({"until": "2024-05-01T09:00:00"}, "until"),
         ({"since": "2024-05-02T00:00:00Z", "until": "2024-05-01T00:00:00Z"}, "until"),
-        ({"limit": "1001"}, "limit"),
+        ({"limit": "5001"}, "limit"),
+        ({"properties": "category,colour"}, "properties"),
+        ({"properties": ""}, "properties"),
         ({"limit": "0"}, "limit"),
         ({"cursor": "bm90LWEtY3Vyc29y"}, "cursor"),
         ({"cursor": "%%%"}, "cursor"),
@@ -614,6 +632,8 @@ def test_openapi_lists_every_path(client: TestClient) -> None:
         "/api/v1/vessels",
         "/api/v1/vessels/{mmsi}",
         "/api/v1/vessels/{mmsi}/track",
+        "/api/v1/zones",
+        "/api/v1/zones/{zone_id}",
         "/api/v1/deadletters",
         "/api/v1/partners",
         "/api/v1/stream",

@@ -14,12 +14,12 @@ from fastapi import Depends, Request
 from fastapi.responses import Response
 from sqlalchemy import Connection, Engine
 
-from mdx.api import problems
+from mdx.api import incident_query, problems
 from mdx.api.visibility import Caller
 from mdx.core import fedauth, keys
 from mdx.core.intake import IntakePolicy
 from mdx.core.keys import NodeKeys
-from mdx.core.schemas import INCIDENT_SCHEMA_ID, SchemaSet
+from mdx.core.schemas import INCIDENT_SCHEMA_ID, ZONE_SCHEMA_ID, SchemaSet
 from mdx.core.settings import NodeSettings
 
 log = logging.getLogger("mdx.api")
@@ -33,6 +33,9 @@ class Resources:
     # Filter values are checked against the schema's own enums (one source of truth).
     categories: frozenset[str]
     statuses: frozenset[str]
+    zone_kinds: frozenset[str]
+    # What `properties=` may select from an incident feature (schema fields + provenance).
+    incident_properties: frozenset[str]
     # Partner node id -> public key: whose signed requests this node accepts.
     trusted: Mapping[str, Ed25519PublicKey]
     # What the feed seals with; None when the node has no signing key (then no feed).
@@ -41,6 +44,7 @@ class Resources:
 
 def build_resources(settings: NodeSettings, schemas: SchemaSet, engine: Engine) -> Resources:
     incident = schemas.schema(INCIDENT_SCHEMA_ID)["properties"]
+    zone = schemas.schema(ZONE_SCHEMA_ID)["properties"]["properties"]["properties"]
     return Resources(
         settings=settings,
         engine=engine,
@@ -52,6 +56,8 @@ def build_resources(settings: NodeSettings, schemas: SchemaSet, engine: Engine) 
         ),
         categories=frozenset(incident["category"]["enum"]),
         statuses=frozenset(incident["status"]["enum"]),
+        zone_kinds=frozenset(zone["kind"]["enum"]),
+        incident_properties=frozenset(incident) - {"location"} | incident_query.STORED_PROPERTIES,
         trusted=fedauth.trust_store(settings),
         node_keys=_node_keys(settings),
     )

@@ -27,6 +27,14 @@ class IncidentFilter:
     until: datetime | None = None  # exclusive, so consecutive windows never overlap
     after: tuple[datetime, uuid.UUID] | None = None  # keyset of the previous page's last item
     limit: int = 100
+    # Only these properties in each feature (OGC API - Features Part 6 `properties`); None: all.
+    properties: frozenset[str] | None = None
+
+
+# What the node adds to an incident's own data in each feature.
+STORED_PROPERTIES = frozenset(
+    {"version", "origin", "tlp", "relto", "purpose", "received_at", "provenance"}
+)
 
 
 _COLUMNS = (
@@ -86,7 +94,12 @@ def page(
     more = len(rows) > f.limit
     rows = rows[: f.limit]
     last = (rows[-1].observed_at, rows[-1].incident_id) if more else None
-    return [to_feature(r, who) for r in rows], last
+    features = [to_feature(r, who) for r in rows]
+    if f.properties is not None:
+        for feature in features:
+            props = feature["properties"]
+            feature["properties"] = {k: props[k] for k in f.properties if k in props}
+    return features, last
 
 
 def one(conn: Connection, incident_id: uuid.UUID, who: Caller) -> dict[str, Any] | None:

@@ -14,7 +14,9 @@
   const TLPS = ["CLEAR", "GREEN", "AMBER", "AMBER+STRICT", "RED"];
   const POLL_MS = 1000;
   const MINUTE_MS = 60 * 1000;
-  const INITIAL_PAGES = 20; // of 1000 incidents: the picture read when the map opens
+  const INITIAL_PAGES = 4; // of 5000 incidents: the picture read when the map opens
+  // What the map draws and filters on; the details panel reads the whole incident.
+  const DRAWN = "category,status,title,tlp,origin,observed_at,version";
   const PARTNERS_MS = 5000;
 
   const $ = (id) => document.getElementById(id);
@@ -51,19 +53,26 @@
   // --- map ------------------------------------------------------------------------------
   const map = L.map("map", { worldCopyJump: true, minZoom: 2, maxZoom: 14 }).setView([36.5, 131.5], 5);
   map.attributionControl.setPrefix(false);
+  // Companion scripts (zones.js) add their layers to this map; nothing else is shared.
+  window.mdxMap = map;
   map.attributionControl.addAttribution("Natural Earth");
+  // Panes fix the drawing order whatever loads first: land, then zones and tracks (the
+  // overlay pane), then vessels, then incident markers.
+  map.createPane("basemap").style.zIndex = 250;
+  map.createPane("vessels").style.zIndex = 450;
   fetch("vendor/countries.geojson")
     .then((r) => r.json())
     .then((geo) => {
       L.geoJSON(geo, {
         interactive: false,
+        pane: "basemap",
         style: { color: "#7d8a6a", weight: 0.8, fillColor: "#eef0e2", fillOpacity: 1 },
-      }).addTo(map).bringToBack();
+      }).addTo(map);
     });
 
   const clusters = L.markerClusterGroup({ maxClusterRadius: 40, showCoverageOnHover: false });
   map.addLayer(clusters);
-  const vesselLayer = L.layerGroup().addTo(map);
+  const vesselLayer = L.featureGroup().addTo(map);
   const trackLayer = L.layerGroup().addTo(map);
 
   const incidents = new Map(); // id -> {feature, marker, shown}
@@ -83,20 +92,31 @@
     return L.geoJSON(g).getBounds().getCenter();
   }
 
+  // Icons are shared by every marker of the same look: ten thousand markers, a few dozen icons.
+  // Their HTML comes only from the fixed GLYPH table, never from what the server sent.
+  const icons = new Map();
   function incidentIcon(feature) {
     const p = feature.properties;
     const cat = CATEGORIES.includes(p.category) ? p.category : "other";
-    const box = el("div", null, "sym");
-    box.appendChild(el("span", GLYPH[cat]));
-    box.dataset.incidentId = feature.id;
-    box.dataset.category = cat;
-    return L.divIcon({
-      html: box,
-      className: `inc cat-${cat} ${tlpClass(p.tlp)}` + (selected === feature.id ? " selected" : ""),
-      iconSize: [24, 24],
-      iconAnchor: [12, 12],
-    });
+    const cls = `inc cat-${cat} ${tlpClass(p.tlp)}` + (selected === feature.id ? " selected" : "");
+    let icon = icons.get(cls);
+    if (!icon) {
+      icon = L.divIcon({ html: `<div class="sym"><span>${GLYPH[cat]}</span></div>`, className: cls,
+        iconSize: [24, 24], iconAnchor: [12, 12] });
+      icons.set(cls, icon);
+    }
+    return icon;
   }
+
+  // A marker that names its incident on its element, for the page's tests and scripts.
+  const IncidentMarker = L.Marker.extend({
+    _initIcon() {
+      L.Marker.prototype._initIcon.call(this);
+      const p = this.feature.properties;
+      this._icon.dataset.incidentId = this.feature.id;
+      this._icon.dataset.category = CATEGORIES.includes(p.category) ? p.category : "other";
+    },
+  });
 
   function upsertIncident(feature) {
     if (!feature || !feature.id || !feature.properties) return;
@@ -105,45 +125,71 @@
     const at = latLngOf(feature);
     if (!at) return;
     if (known) {
+      // A lighter copy of the same version (the first picture's) never replaces a full one.
+      const full = "provenance" in feature.properties;
+      if (!full && known.full && known.feature.properties.version === feature.properties.version) return;
       known.feature = feature;
+      known.full = full;
+      known.marker.feature = feature;
+      known.marker.options.title = feature.properties.title || "";
       known.marker.setLatLng(at);
       known.marker.setIcon(incidentIcon(feature));
-      known.marker.options.title = feature.properties.title || "";
     } else {
-      const marker = L.marker(at, {
+      const marker = new IncidentMarker(at, {
         icon: incidentIcon(feature),
         title: feature.properties.title || "", // Leaflet sets it as an attribute value
         keyboard: true,
       });
-      marker.on("click", () => showDetails(feature.id));
-      incidents.set(feature.id, { feature, marker, shown: false });
+      marker.feature = feature;
+      incidents.set(feature.id, { feature, marker, shown: false, full: "provenance" in feature.properties });
     }
     noteOrigin(feature.properties.origin);
     if (!bulk) applyFilter(feature.id);
     $("incident-count").textContent = String(incidents.size);
     if (selected === feature.id) showDetails(feature.id);
   }
+  // One listener for all markers: a listener per marker costs more than drawing them.
+  clusters.on("click", (ev) => ev.layer.feature && showDetails(ev.layer.feature.id));
 
   // --- vessels (read once at start, then kept live by the stream's position events) ------
-  function vesselIcon(props) {
-    const deg = Number.isFinite(props.heading) && props.heading !== 511 ? props.heading
-      : Number.isFinite(props.cog) ? props.cog : null;
-    const wrap = el("div", null, "arrow");
-    const ns = "http://www.w3.org/2000/svg";
-    const svg = document.createElementNS(ns, "svg");
-    svg.setAttribute("viewBox", "0 0 16 16");
-    svg.setAttribute("width", "16");
-    svg.setAttribute("height", "16");
-    const shape = document.createElementNS(ns, deg === null ? "circle" : "path");
-    if (deg === null) { shape.setAttribute("cx", "8"); shape.setAttribute("cy", "8"); shape.setAttribute("r", "4"); }
-    else shape.setAttribute("d", "M8 1 L13 14 L8 11 L3 14 Z");
-    shape.setAttribute("fill", "#1e3a8a");
-    shape.setAttribute("stroke", "#fff");
-    svg.appendChild(shape);
-    wrap.appendChild(svg);
-    if (deg !== null) wrap.style.transform = `rotate(${deg}deg)`;
-    wrap.dataset.mmsi = String(props.mmsi || "");
-    return L.divIcon({ html: wrap, className: "vessel", iconSize: [16, 16], iconAnchor: [8, 8] });
+  // Vessels are paths in one SVG layer, not positioned marker boxes: five thousand of them
+  // draw and zoom in a fraction of the time. An arrow along the heading (course when the
+  // heading is unknown), a dot when neither is known.
+  const vesselRenderer = L.svg({ padding: 0.3, pane: "vessels" });
+  const ARROW = [[0, -7], [5, 6], [0, 3], [-5, 6]];
+  const VesselMark = L.CircleMarker.extend({
+    onAdd(map) {
+      L.CircleMarker.prototype.onAdd.call(this, map);
+      this._path.dataset.mmsi = this.mmsi;
+      this._labelPath();
+    },
+    _labelPath() {
+      if (!this._path) return;
+      const deg = this.options.heading;
+      this._path.dataset.heading = deg === null ? "" : String(deg);
+      let title = this._path.firstChild;
+      if (!title) {
+        title = document.createElementNS("http://www.w3.org/2000/svg", "title");
+        this._path.appendChild(title);
+      }
+      title.textContent = this.options.label;
+    },
+    _updatePath() {
+      const p = this._point;
+      const deg = this.options.heading;
+      if (deg === null) { this._renderer._updateCircle(this); return; }
+      const a = (deg * Math.PI) / 180;
+      const cos = Math.cos(a);
+      const sin = Math.sin(a);
+      const d = ARROW.map(([x, y], i) =>
+        `${i ? "L" : "M"}${(p.x + x * cos - y * sin).toFixed(1)} ${(p.y + x * sin + y * cos).toFixed(1)}`);
+      this._renderer._setPath(this, d.join("") + "Z");
+    },
+  });
+
+  function headingOf(props) {
+    if (Number.isFinite(props.heading) && props.heading !== 511) return props.heading;
+    return Number.isFinite(props.cog) ? props.cog : null;
   }
 
   function upsertVessel(feature) {
@@ -152,7 +198,6 @@
     if (!id) return;
     const props = { mmsi: id, ...(feature.properties || {}) };
     const at = L.latLng(feature.geometry.coordinates[1], feature.geometry.coordinates[0]);
-    const label = props.name ? `${props.name} (${id})` : id;
     const known = vessels.get(id);
     if (known) {
       // The list read at start may answer after a newer position came on the stream.
@@ -160,12 +205,18 @@
       if (Date.parse(props.observed_at) < before) return;
       if (!props.name && known.props.name) props.name = known.props.name;
       known.props = props;
-      known.marker.setLatLng(at);
-      known.marker.setIcon(vesselIcon(props));
+      known.marker.options.heading = headingOf(props);
+      known.marker.options.label = props.name ? `${props.name} (${id})` : id;
+      known.marker.setLatLng(at); // redraws the arrow along the new heading
+      known.marker._labelPath();
     } else {
-      const marker = L.marker(at, { icon: vesselIcon(props), title: label, zIndexOffset: -100 });
-      marker.on("click", () => selectVessel(id));
-      marker.addTo(vesselLayer);
+      const marker = new VesselMark(at, {
+        renderer: vesselRenderer, className: "vessel", radius: 5, weight: 1, color: "#fff",
+        fillColor: "#1e3a8a", fillOpacity: 1, heading: headingOf(props),
+        label: props.name ? `${props.name} (${id})` : id,
+      });
+      marker.mmsi = id;
+      vesselLayer.addLayer(marker);
       vessels.set(id, { marker, props });
     }
     $("vessel-count").textContent = String(vessels.size);
@@ -174,6 +225,7 @@
       loadTrack(id);
     }
   }
+  vesselLayer.on("click", (ev) => selectVessel(ev.layer.mmsi));
 
   async function loadVessels() {
     const r = await fetch(`${API}/vessels?limit=20000`);
@@ -325,6 +377,21 @@
       incidents.get(previous).marker.setIcon(incidentIcon(incidents.get(previous).feature));
     }
     item.marker.setIcon(incidentIcon(item.feature));
+    if (!item.full) {
+      // The first picture carries what the map draws: the whole incident is read first, and
+      // upsertIncident shows it (it is selected). Failing that, what the map has is shown.
+      fetch(`${API}/incidents/${encodeURIComponent(id)}`)
+        .then((r) => (r.ok ? r.json() : null))
+        .then((feature) => { if (feature) upsertIncident(feature); })
+        .catch(() => {})
+        .finally(() => { if (selected === id && !incidents.get(id).full) renderDetails(incidents.get(id)); });
+      return;
+    }
+    renderDetails(item);
+  }
+
+  function renderDetails(item) {
+    const id = item.feature.id;
     const p = item.feature.properties;
     const prov = p.provenance || {};
     $("report").hidden = true;
@@ -544,7 +611,7 @@
   }
 
   async function loadIncidents() {
-    const r = await fetch(`${API}/incidents?limit=500`);
+    const r = await fetch(`${API}/incidents?limit=500&properties=${DRAWN}`);
     if (!r.ok) throw new Error(`incidents: ${r.status}`);
     const body = await r.json();
     (body.features || []).forEach(upsertIncident);
@@ -556,7 +623,7 @@
     bulk = true;
     try {
       const vesselsRead = loadVessels().catch(() => {});
-      let url = `${API}/incidents?limit=1000`;
+      let url = `${API}/incidents?limit=5000&properties=${DRAWN}`;
       for (let page = 0; url && page < INITIAL_PAGES; page++) {
         const r = await fetch(url);
         if (!r.ok) throw new Error(`incidents: ${r.status}`);
@@ -598,17 +665,6 @@
     setTimeout(tick, POLL_MS);
   }
 
-  async function hasStream() {
-    // Ask the node's OpenAPI document rather than probing: a 404 would be a console error.
-    try {
-      const r = await fetch("/openapi.json");
-      const doc = await r.json();
-      return Boolean(doc.paths && doc.paths[`${API}/stream`]);
-    } catch (e) {
-      return false;
-    }
-  }
-
   // --- start ----------------------------------------------------------------------------
   buildChecks($("filter-category"), CATEGORIES, "cat");
   buildChecks($("filter-status"), STATUSES, "st");
@@ -640,9 +696,10 @@
   }
   // ?live=poll forces the polling fallback (for nodes behind proxies that break SSE, and tests).
   const forcePoll = new URLSearchParams(location.search).get("live") === "poll";
-  (forcePoll ? Promise.resolve(false) : hasStream()).then((yes) => {
-    if (yes) { startStream(); return; }
+  // The stream ships with the map (same node, same version): no need to ask whether it exists.
+  if (!forcePoll) startStream();
+  else {
     loadPicture().catch(() => setLive("offline")).finally(ready);
     startPolling();
-  });
+  }
 })();
