@@ -55,10 +55,14 @@ def post_step(
         raise problems.Forbidden("partners coordinate through their own node")
     me = res.settings.node.id
     with res.engine.begin() as conn:
+        # The row lock makes one node's steps on one incident take turns, so two SITREPs sent
+        # at once cannot both read the same last number.
         incident = conn.execute(
             select(
                 Incident.origin, Incident.category, Incident.tlp, Incident.relto, Incident.purpose
-            ).where(Incident.incident_id == incident_id)
+            )
+            .where(Incident.incident_id == incident_id)
+            .with_for_update()
         ).first()
         if incident is None:
             raise problems.NotFound(f"no incident {incident_id}")
@@ -76,6 +80,14 @@ def post_step(
                     f"'to' must name a partner of {me}",
                     errors=[{"path": "/to", "keyword": "enum", "message": "not a partner"}],
                 )
+        elif step.to is not None:
+            # `to` widens the step's markings to the node asked: only a request names one.
+            raise problems.Rejected(
+                f"'to' belongs to an assistance request, not to {step.kind}",
+                errors=[
+                    {"path": "/to", "keyword": "not", "message": "only a request names a node"}
+                ],
+            )
         data: dict[str, Any] = {
             "incident_id": str(incident_id),
             "incident_origin": incident.origin,

@@ -434,6 +434,15 @@
     loadTimeline(id);
   }
 
+  // A SITREP's IAMSAR sections, each under its own name.
+  const SITREP_SECTIONS = ["identity", "situation", "persons_at_risk", "assistance_required",
+    "coordinating_centre"];
+  function sitrepText(sitrep) {
+    if (typeof sitrep !== "object") return String(sitrep);
+    return SITREP_SECTIONS.filter((k) => sitrep[k] !== undefined && sitrep[k] !== "")
+      .map((k) => `${t(`sitrep.${k}`)}: ${sitrep[k]}`).join(" · ");
+  }
+
   let timelineFor = null;
   function loadTimeline(id) {
     timelineFor = id;
@@ -453,7 +462,7 @@
           if (e.to) bits.push(`→ ${e.to}`);
           if (e.asset) bits.push(e.asset.name || e.asset.id || JSON.stringify(e.asset));
           if (e.text) bits.push(e.text);
-          if (e.sitrep) bits.push(typeof e.sitrep === "string" ? e.sitrep : JSON.stringify(e.sitrep));
+          if (e.sitrep) bits.push(sitrepText(e.sitrep));
           li.appendChild(el("span", " " + bits.filter(Boolean).join(" ")));
           ol.appendChild(li);
         }
@@ -461,6 +470,9 @@
       })
       .catch(() => {});
   }
+
+  // Companion scripts (actions.js) say when the shown incident has new SAR steps.
+  $("details").addEventListener("mdx:timeline", () => { if (selected) loadTimeline(selected); });
 
   $("details-close").addEventListener("click", () => {
     $("details").hidden = true;
