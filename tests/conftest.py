@@ -54,6 +54,7 @@ TABLES = (
     "share_streams",
     "audit_log",
     "incident_events",
+    "zones",
 )
 
 

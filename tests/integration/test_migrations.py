@@ -170,6 +170,7 @@ def test_gist_indexes(engine: Engine) -> None:
         ("vessel_latest", "ix_vessel_latest_geom", "(geom)"),
         ("incidents", "ix_incidents_geom", "(geom)"),
         ("incidents", "ix_incidents_geog", "(geography(geom))"),
+        ("zones", "ix_zones_geom", "(geom)"),
     }
 
 

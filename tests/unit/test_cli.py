@@ -26,6 +26,8 @@ LEAVES = {
     "bridge config",
     "sim",
     "validate",
+    "zones load",
+    "zones check",
 }
 VALID_ENVELOPE = SCHEMA_DIR / "envelope/v1/examples/valid/incident-amber-strict.json"
 
@@ -68,7 +70,7 @@ def test_the_leaf_commands_are_exactly_these() -> None:
     leaves = {" ".join(path) for path in ALL if path and not _is_group(_command(path))}
     assert leaves == LEAVES
     groups = {" ".join(path) for path in ALL if path and _is_group(_command(path))}
-    assert groups == {"node", "ingest", "api", "broker", "db", "keys", "share", "bridge"}
+    assert groups == {"node", "ingest", "api", "broker", "db", "keys", "share", "bridge", "zones"}
 
 
 @pytest.mark.parametrize("path", ALL, ids=lambda p: " ".join(p) or "mdx")
@@ -84,7 +86,7 @@ def test_help_works_and_states_the_purpose(runner: CliRunner, path: tuple[str, .
 
 
 @pytest.mark.parametrize(
-    "group", ["node", "ingest", "api", "broker", "db", "keys", "share", "bridge"]
+    "group", ["node", "ingest", "api", "broker", "db", "keys", "share", "bridge", "zones"]
 )
 def test_a_group_without_a_subcommand_shows_its_help(runner: CliRunner, group: str) -> None:
     result = runner.invoke(app, [group])

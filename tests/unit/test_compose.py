@@ -96,7 +96,7 @@ EXPECTED_DEPENDS_ON = {
 SIM_SEEDS = {"jcg": "1", "kcg": "2", "uscg": "3"}
 SIM_RATE = "10"
 # What the image must hold at /app (same relative path as in the repository).
-IMAGE_PATHS = ("pyproject.toml", "services", "schemas", "infra/nodes")
+IMAGE_PATHS = ("pyproject.toml", "services", "schemas", "infra/nodes", "infra/zones")
 # Published on the host's loopback only: IP:HOST_PORT:CONTAINER_PORT.
 LOOPBACK_PORT = re.compile(r"127\.0\.0\.1:(\d+):(\d+)")
 
@@ -747,6 +747,19 @@ def test_command_is_an_mdx_subcommand(services: dict[str, dict[str, Any]]) -> No
 
 
 @pytest.mark.parametrize("node", NODES)
+def test_migrate_loads_the_zones_the_image_carries(
+    node: str, services: dict[str, dict[str, Any]], docker: dict[str, NodeSettings]
+) -> None:
+    """`mdx node run` loads the zones at start; in compose the one-shot migrate does it."""
+    [step] = steps(services[f"{node}-migrate"])
+    assert mdx_args(step)[:2] == ["db", "migrate"] and "--zones" in mdx_args(step)
+    zones_dir = docker[node].zones.dir
+    assert not zones_dir.is_absolute()  # taken from the working directory, /app
+    assert zones_dir.as_posix() in IMAGE_PATHS
+    assert sorted((ROOT / zones_dir).glob("*.geojson")), zones_dir
+
+
+@pytest.mark.parametrize("node", NODES)
 def test_sim_is_the_local_demo_s(node: str, services: dict[str, dict[str, Any]]) -> None:
     [step] = steps(services[f"{node}-sim"])
     args = mdx_args(step)
@@ -941,6 +954,7 @@ def test_dockerignore_sends_what_the_image_copies_and_nothing_local(
         "services/mdx/cli/main.py",
         "schemas/envelope/v1/envelope.schema.json",
         *(f"infra/nodes/docker/{n}.toml" for n in NODES),
+        "infra/zones/aor.geojson",
     ):
         assert not dockerignore_excludes(path, patterns), path
     for path in (

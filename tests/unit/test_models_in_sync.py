@@ -28,6 +28,7 @@ TOP_LEVEL: dict[str, type[BaseModel]] = {
     "status": models.ServiceStatus,
     "share": models.ShareMessage,
     "sar": models.SarEvent,
+    "zone": models.Zone,
 }
 
 

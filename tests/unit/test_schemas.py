@@ -32,6 +32,7 @@ from mdx.core.schemas import (
     SAR_SCHEMA_ID,
     SCHEMA_DIR,
     STATUS_SCHEMA_ID,
+    ZONE_SCHEMA_ID,
     SchemaSet,
     Violation,
     data_schema_for_types,
@@ -50,6 +51,7 @@ MINIMUM_EXAMPLES = {
     "status": (2, 2),
     "sar": (3, 4),
     "share": (3, 6),
+    "zone": (3, 8),
 }
 EXAMPLES = sorted(SCHEMA_DIR.glob("*/v1/examples/*/*.json"))
 VALID = [p for p in EXAMPLES if p.parent.name == "valid"]
@@ -132,6 +134,7 @@ def test_the_expected_schema_files_exist() -> None:
         "sar/v1/sar.schema.json",
         "share/v1/share.schema.json",
         "status/v1/status.schema.json",
+        "zone/v1/zone.schema.json",
     ]
 
 
@@ -170,6 +173,7 @@ def test_schema_set_loads_every_file(schema_set: SchemaSet) -> None:
                 STATUS_SCHEMA_ID,
                 SHARE_SCHEMA_ID,
                 SAR_SCHEMA_ID,
+                ZONE_SCHEMA_ID,
             ]
         )
     )

@@ -5,10 +5,22 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 
+import orjson
 from fastapi import FastAPI, Request, Response
 from sqlalchemy import create_engine
 
-from mdx.api import deadletters, federation, health, incidents, map, problems, sar, stream, vessels
+from mdx.api import (
+    deadletters,
+    federation,
+    health,
+    incidents,
+    map,
+    problems,
+    sar,
+    stream,
+    vessels,
+    zones,
+)
 from mdx.api.deps import build_resources, unauthorized
 from mdx.core.fedauth import AuthRejected
 from mdx.core.schemas import SchemaSet
@@ -24,6 +36,7 @@ def create_app(settings: NodeSettings, schemas: SchemaSet | None = None) -> Fast
             settings.database.url,
             pool_pre_ping=True,  # survive a database restart without failing the next request
             connect_args={"connect_timeout": DB_CONNECT_TIMEOUT_S},
+            json_deserializer=orjson.loads,  # jsonb columns: several times the stdlib's speed
         )
         app.state.resources = build_resources(settings, schemas or SchemaSet(), engine)
         try:
@@ -33,7 +46,7 @@ def create_app(settings: NodeSettings, schemas: SchemaSet | None = None) -> Fast
 
     app = FastAPI(
         title=f"mdx node {settings.node.id}",
-        summary="Maritime Domain eXchange: incidents, vessel positions and dead letters",
+        summary="Maritime Domain eXchange: incidents, vessel positions, zones and dead letters",
         version="1",
         lifespan=lifespan,
         # Every route may answer these; FastAPI's own 422 for parameters is a 400 here.
@@ -61,6 +74,6 @@ def create_app(settings: NodeSettings, schemas: SchemaSet | None = None) -> Fast
             )
         return await call_next(request)
 
-    for module in (incidents, sar, vessels, deadletters, health, federation, map, stream):
+    for module in (incidents, sar, vessels, zones, deadletters, health, federation, map, stream):
         app.include_router(module.router)
     return app

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import orjson
 import typer
 from rich.console import Console
 
 from mdx.core.settings import NodeSettings, load_settings
+
+if TYPE_CHECKING:
+    from mdx.core.zones import ZoneError
 
 app = typer.Typer(help="mdx: Maritime Domain eXchange node tools.", no_args_is_help=True)
 node_app = typer.Typer(help="Run a whole node (broker, ingest, api).", no_args_is_help=True)
@@ -21,6 +24,7 @@ db_app = typer.Typer(help="The node's PostGIS database.", no_args_is_help=True)
 keys_app = typer.Typer(help="The node's Ed25519 signing key.", no_args_is_help=True)
 share_app = typer.Typer(help="The share service (partner links).", no_args_is_help=True)
 bridge_app = typer.Typer(help="Mosquitto bridges to the partners.", no_args_is_help=True)
+zones_app = typer.Typer(help="The zones the node watches (infra/zones).", no_args_is_help=True)
 for sub, name in (
     (node_app, "node"),
     (ingest_app, "ingest"),
@@ -30,6 +34,7 @@ for sub, name in (
     (keys_app, "keys"),
     (share_app, "share"),
     (bridge_app, "bridge"),
+    (zones_app, "zones"),
 ):
     app.add_typer(sub, name=name)
 
@@ -64,13 +69,19 @@ def node_run(
     config: ConfigOption = None,
     own_broker: Annotated[bool, typer.Option(help="Start the node's own Mosquitto.")] = True,
 ) -> None:
-    """Run a whole node from its config file: broker, migrations, ingest and api."""
+    """Run a whole node from its config file: broker, migrations, zones, ingest and api."""
+    from mdx.core.zones import ZoneError
     from mdx.node import supervisor
 
     _logging()
     if config is None:
         raise typer.BadParameter("a node needs its config file", param_hint="--config")
-    supervisor.run(_settings(config), config, own_broker=own_broker)
+    try:
+        supervisor.run(_settings(config), config, own_broker=own_broker)
+    except ZoneError as e:
+        _print_zone_problems(e)
+        console.print("the node did not start: fix the zone files", style="red")
+        raise typer.Exit(1) from None
 
 
 @ingest_app.command("run")
@@ -124,13 +135,99 @@ def broker_run(config: ConfigOption = None) -> None:
 
 
 @db_app.command("migrate")
-def db_migrate(config: ConfigOption = None) -> None:
+def db_migrate(
+    config: ConfigOption = None,
+    with_zones: Annotated[
+        bool,
+        typer.Option(
+            "--zones",
+            help="Then load the node's zone files ([zones] dir), as `mdx node run` does.",
+        ),
+    ] = False,
+) -> None:
     """Create the database and PostGIS if missing, and apply every migration."""
-    from mdx.core import migrate
+    from mdx.core import migrate, zones
 
     settings = _settings(config)
     migrate.upgrade(settings.database.url)
     console.print(f"database migrated: {settings.database.url}")
+    if with_zones:
+        try:
+            summary = zones.load_configured(settings)
+        except zones.ZoneError as e:
+            _print_zone_problems(e)
+            raise typer.Exit(1) from None
+        if summary is None:
+            message = f"no zone directory {settings.zones.dir}: no zones loaded"
+        else:
+            message = f"zones: {summary.loaded} loaded, {summary.removed} removed"
+        console.print(message, markup=False, soft_wrap=True)
+
+
+ZoneDir = Annotated[
+    Path,
+    typer.Argument(exists=True, file_okay=False, help="A folder of zone files (*.geojson)."),
+]
+
+
+@zones_app.command("load")
+def zones_load(
+    config: ConfigOption = None,
+    directory: Annotated[
+        Path | None,
+        typer.Argument(
+            exists=True,
+            file_okay=False,
+            help="A folder of zone files (*.geojson); default: the config's [zones] dir.",
+        ),
+    ] = None,
+) -> None:
+    """Check the zone files and store their zones in the node's database, all or nothing."""
+    from sqlalchemy import create_engine
+
+    from mdx.core import zones
+    from mdx.core.schemas import SchemaSet
+
+    settings = _settings(config)
+    folder = directory or settings.zones.dir
+    engine = create_engine(settings.database.url)
+    try:
+        summary = zones.load(engine, folder, SchemaSet())
+    except zones.ZoneError as e:
+        _print_zone_problems(e)
+        raise typer.Exit(1) from None
+    finally:
+        engine.dispose()
+    console.print(
+        f"{folder}: {summary.loaded} zones loaded, {summary.removed} removed "
+        f"({', '.join(summary.files) or 'no files'})",
+        markup=False,
+        soft_wrap=True,
+    )
+
+
+@zones_app.command("check")
+def zones_check(directory: ZoneDir) -> None:
+    """Check zone files without a database: the schema, the geometry and unique ids."""
+    from mdx.core import zones
+    from mdx.core.schemas import SchemaSet
+
+    try:
+        records, files = zones.read_dir(directory, SchemaSet())
+    except zones.ZoneError as e:
+        _print_zone_problems(e)
+        raise typer.Exit(1) from None
+    console.print(
+        f"{directory}: {len(records)} zones in {len(files)} files, all valid",
+        markup=False,
+        soft_wrap=True,
+        style="green",
+    )
+
+
+def _print_zone_problems(error: ZoneError) -> None:
+    for problem in error.problems:
+        console.print(str(problem), markup=False, soft_wrap=True, style="red")
 
 
 @keys_app.command("init")

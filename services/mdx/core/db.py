@@ -9,6 +9,7 @@ from typing import Any
 from geoalchemy2 import Geometry
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     DateTime,
     Index,
     Integer,
@@ -243,3 +244,23 @@ class ProducerReceipt(Base):
     producer: Mapped[str] = mapped_column(Text, primary_key=True)
     seq: Mapped[int] = mapped_column(BigInteger)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class Zone(Base):
+    """A zone the node watches, loaded from its zone files (mdx.core.zones); not shared data."""
+
+    __tablename__ = "zones"
+    zone_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(32))
+    # NULL only for a fishing-agreement zone: its states are rules.agreement_states.
+    state: Mapped[str | None] = mapped_column(String(2))
+    authority: Mapped[str | None] = mapped_column(String(32))
+    rules: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    illustrative: Mapped[bool] = mapped_column(Boolean)
+    # The file (name only) the zone came from: reloading a file removes what it no longer has.
+    source: Mapped[str] = mapped_column(Text)
+    geom: Mapped[Any] = mapped_column(Geometry("MULTIPOLYGON", srid=4326, spatial_index=False))
+    loaded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+    __table_args__ = (Index("ix_zones_geom", "geom", postgresql_using="gist"),)

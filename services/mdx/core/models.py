@@ -145,6 +145,41 @@ class Polygon(BaseModel):
     coordinates: Annotated[list[LinearRing], Field(max_length=100, min_length=1)]
 
 
+PolygonRings = TypeAliasType(
+    "PolygonRings",
+    Annotated[
+        list[LinearRing],
+        Field(
+            description="One polygon of the MultiPolygon: exterior ring, then holes.",
+            max_length=100,
+            min_length=1,
+            title="PolygonRings",
+        ),
+    ],
+)
+
+
+class MultiPolygon(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+    )
+    type: Literal["MultiPolygon"]
+    coordinates: Annotated[list[PolygonRings], Field(max_length=1000, min_length=1)]
+
+
+CountryCode = TypeAliasType(
+    "CountryCode",
+    Annotated[
+        str,
+        Field(
+            description="ISO 3166-1 alpha-2 country code, upper case.",
+            max_length=2,
+            pattern="^[A-Z]{2}$",
+        ),
+    ],
+)
+
+
 class Role(StrEnum):
     suspect = "suspect"
     victim = "victim"
@@ -579,6 +614,57 @@ class SarEvent(BaseModel):
     ]
 
 
+class ZoneKind(StrEnum):
+    eez = "eez"
+    territorial_sea = "territorial_sea"
+    mpa = "mpa"
+    fishing_agreement = "fishing_agreement"
+    aor = "aor"
+
+
+class FishingRule(StrEnum):
+    open = "open"
+    flag_state_only = "flag_state_only"
+    agreement_states_only = "agreement_states_only"
+    prohibited = "prohibited"
+
+
+class ZoneWatch(StrEnum):
+    going_dark = "going_dark"
+    foreign_fishing = "foreign_fishing"
+    loitering = "loitering"
+    encounter = "encounter"
+
+
+class ZoneRules(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+    )
+    fishing: Annotated[
+        FishingRule | None,
+        Field(
+            description="Who may fish inside: anyone (open), vessels flagged to the zone's state (flag_state_only), vessels flagged to one of rules.agreement_states (agreement_states_only), nobody (prohibited). Absent: the zone sets no fishing rule (an aor, for example).",
+            title="FishingRule",
+        ),
+    ] = None
+    agreement_states: Annotated[
+        list[CountryCode] | None,
+        Field(
+            description="The states party to the agreement that governs the zone.",
+            max_length=30,
+            min_length=1,
+        ),
+    ] = None
+    watch: Annotated[
+        list[ZoneWatch],
+        Field(
+            description="The detections that apply inside the zone; empty: none.",
+            max_length=4,
+        ),
+    ]
+    notes: Annotated[str | None, Field(max_length=2000)] = None
+
+
 class Envelope(BaseModel):
     model_config = ConfigDict(
         extra="allow",
@@ -715,6 +801,73 @@ class ShareMessage(BaseModel):
     ]
 
 
+class ZoneProperties(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+    )
+    id: Annotated[
+        str,
+        Field(
+            description="Slug: lower-case letters, digits and hyphens, e.g. jp-eez-pacific.",
+            max_length=64,
+            pattern="^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$",
+        ),
+    ]
+    name: Annotated[str, Field(max_length=200, min_length=1)]
+    kind: Annotated[
+        ZoneKind,
+        Field(
+            description="eez: an exclusive economic zone or a zone like one; territorial_sea: 12 nautical miles from the baseline; mpa: a marine protected area; fishing_agreement: a zone two or more states manage together under a fisheries agreement; aor: a coast guard's area of responsibility (for example its search-and-rescue region).",
+            title="ZoneKind",
+        ),
+    ]
+    state: Annotated[
+        str | None,
+        Field(
+            description="The state the zone belongs to. Required except for a fishing-agreement zone, which belongs to the states in rules.agreement_states.",
+            max_length=2,
+            pattern="^[A-Z]{2}$",
+        ),
+    ] = None
+    authority: Annotated[
+        str | None,
+        Field(
+            description="The node (coast guard) responsible for the zone. Required for an aor.",
+            max_length=32,
+            pattern="^[a-z][a-z0-9-]{1,31}$",
+        ),
+    ] = None
+    illustrative: Annotated[
+        bool,
+        Field(
+            description="True for a simplified shape that is not a legal boundary (every demo zone)."
+        ),
+    ]
+    rules: Annotated[ZoneRules, Field(title="ZoneRules")]
+
+
+class Zone(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+    )
+    type: Literal["Feature"]
+    id: Annotated[
+        str | None,
+        Field(
+            description="Optional Feature id; when present it must equal properties.id (the loader checks).",
+            max_length=64,
+            pattern="^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$",
+        ),
+    ] = None
+    geometry: Annotated[
+        Polygon | MultiPolygon,
+        Field(
+            description="Exterior rings counter-clockwise (RFC 7946 3.1.6); longitudes in [-180, 180]."
+        ),
+    ]
+    properties: Annotated[ZoneProperties, Field(title="ZoneProperties")]
+
+
 MdxDocument = TypeAliasType(
     "MdxDocument",
     Annotated[
@@ -725,7 +878,8 @@ MdxDocument = TypeAliasType(
         | DeadLetter
         | ServiceStatus
         | ShareMessage
-        | SarEvent,
+        | SarEvent
+        | Zone,
         Field(description="Any top-level mdx JSON document.", title="MdxDocument"),
     ],
 )

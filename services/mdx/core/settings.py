@@ -91,6 +91,12 @@ class IngestSection(BaseModel):
     max_payload_bytes: int = 256 * 1024
 
 
+class ZonesSection(BaseModel):
+    # The zone files (*.geojson) the node loads at start (`mdx zones load` reloads them); a
+    # relative path is taken from the working directory, like every path here. Missing: no zones.
+    dir: Path = Path("infra/zones")
+
+
 class NodeSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="MDX_", env_nested_delimiter="__")
 
@@ -100,6 +106,7 @@ class NodeSettings(BaseSettings):
     api: ApiSection = ApiSection()
     ingest: IngestSection = IngestSection()
     sharing: SharingSection = SharingSection()
+    zones: ZonesSection = ZonesSection()
     partners: list[PartnerSection] = Field(default_factory=list)
     trusted: list[TrustedNode] = Field(default_factory=list)
 

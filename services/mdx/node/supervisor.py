@@ -13,7 +13,7 @@ import sys
 import time
 from pathlib import Path
 
-from mdx.core import migrate
+from mdx.core import migrate, zones
 from mdx.core.settings import NodeSettings
 from mdx.node import bridges, broker
 
@@ -43,7 +43,15 @@ def run(settings: NodeSettings, config: Path, own_broker: bool = True) -> None:
     if own_broker:
         procs["broker"] = _start_broker(settings)
         log.info("broker on %s:%d", settings.broker.host, settings.broker.port)
-    migrate.upgrade(settings.database.url)
+    try:
+        migrate.upgrade(settings.database.url)
+        # A bad zone file stops the node here: it would watch the wrong geography otherwise.
+        zones.load_configured(settings)
+    except BaseException:
+        for proc in procs.values():
+            proc.terminate()
+            proc.wait(timeout=10)
+        raise
     for service in SERVICES:
         procs[service] = _spawn(service, config)
     stopping = False
