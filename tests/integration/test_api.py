@@ -421,6 +421,14 @@ def test_properties_selects_what_each_feature_carries(client: TestClient, db: st
         shared: {"category": "sar", "title": "Person in the water", "origin": "kcg", "version": 1},
     }
     assert all(f["geometry"]["type"] == "Point" for f in body["features"])
+    # The light page (written by PostgreSQL) says exactly what the full features say.
+    names = ["category", "status", "title", "severity", "tlp", "origin", "observed_at", "version",
+             "relto", "purpose", "received_at"]  # fmt: skip
+    light = client.get(INCIDENTS, params={"properties": ",".join(names)}).json()["features"]
+    full = client.get(INCIDENTS).json()["features"]
+    assert light == [
+        {**f, "properties": {k: v for k, v in f["properties"].items() if k in names}} for f in full
+    ]
     # An optional property the incident does not have is left out, not invented.
     body = client.get(INCIDENTS, params={"properties": "severity,provenance"}).json()
     assert body["features"][0]["properties"].keys() == {"provenance"}

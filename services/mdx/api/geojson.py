@@ -24,9 +24,7 @@ def feature(
     return {"type": "Feature", "id": id_, "geometry": geometry, "properties": properties}
 
 
-def collection(
-    features: list[dict[str, Any]], links: list[dict[str, str]] | None = None
-) -> dict[str, Any]:
+def collection(features: list[Any], links: list[dict[str, str]] | None = None) -> dict[str, Any]:
     doc: dict[str, Any] = {"type": "FeatureCollection", "features": features}
     if links is not None:
         # Foreign members (RFC 7946 6.1), as OGC API - Features uses them.

@@ -8,11 +8,12 @@ from datetime import datetime
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, func, select, tuple_
+from sqlalchemy import JSON, Connection, Text, cast, func, literal, select, tuple_
 
 from mdx.api import geojson
 from mdx.api.visibility import AnyRow, AnySelect, Caller, shown, visible
 from mdx.core.db import Incident
+from mdx.core.policy import PERSONAL_FIELDS
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,10 +82,23 @@ def _where(query: AnySelect, f: IncidentFilter) -> AnySelect:
     return query
 
 
-def page(
-    conn: Connection, f: IncidentFilter, who: Caller
-) -> tuple[list[dict[str, Any]], tuple[datetime, uuid.UUID] | None]:
+# Properties stored as the row's own columns; the rest come from the incident's data.
+_COLUMN_PROPERTIES = {
+    "version": Incident.version,
+    "origin": Incident.origin,
+    "tlp": Incident.tlp,
+    "relto": Incident.relto,
+    "purpose": Incident.purpose,
+    "received_at": Incident.received_at,
+}
+
+Page = tuple[list[Any], tuple[datetime, uuid.UUID] | None]
+
+
+def page(conn: Connection, f: IncidentFilter, who: Caller) -> Page:
     """Newest first; the keyset to continue from, or None when this is the last page."""
+    if f.properties is not None and not f.properties & {"provenance", *PERSONAL_FIELDS}:
+        return _written_by_sql(conn, f, who)
     query = (
         _where(_base(who), f)
         .order_by(Incident.observed_at.desc(), Incident.incident_id.desc())
@@ -100,6 +114,52 @@ def page(
             props = feature["properties"]
             feature["properties"] = {k: props[k] for k in f.properties if k in props}
     return features, last
+
+
+def _written_by_sql(conn: Connection, f: IncidentFilter, who: Caller) -> Page:
+    """A page whose features PostgreSQL writes as JSON: several times faster for the map's
+    thousands of light features. Only for selections without provenance or personal data,
+    which need Python (signature check flag, redaction); the rows are the same `visible` ones.
+    """
+    assert f.properties is not None
+    columns = [
+        part for name in sorted(f.properties & _COLUMN_PROPERTIES.keys())
+        for part in (literal(name), _COLUMN_PROPERTIES[name])
+    ]  # fmt: skip
+    data = [
+        part
+        for name in sorted(f.properties - _COLUMN_PROPERTIES.keys() - {"location"})
+        for part in (literal(name), Incident.data[name])
+    ]
+    # Left out when the incident lacks them, as in the Python-written features.
+    props = func.jsonb_build_object(*columns).op("||")(
+        func.jsonb_strip_nulls(func.jsonb_build_object(*data))
+    )
+    feature = func.json_build_object(
+        "type", "Feature",
+        "id", cast(Incident.incident_id, Text),
+        "geometry", cast(func.ST_AsGeoJSON(Incident.geom), JSON),
+        "properties", props,
+    )  # fmt: skip
+    query = (
+        _where(
+            visible(
+                select(
+                    Incident.observed_at, Incident.incident_id, cast(feature, Text).label("json")
+                ),
+                Incident.__table__,
+                who,
+            ),
+            f,
+        )
+        .order_by(Incident.observed_at.desc(), Incident.incident_id.desc())
+        .limit(f.limit + 1)
+    )
+    rows = conn.execute(query).all()
+    more = len(rows) > f.limit
+    rows = rows[: f.limit]
+    last = (rows[-1].observed_at, rows[-1].incident_id) if more else None
+    return [orjson.Fragment(r.json) for r in rows], last
 
 
 def one(conn: Connection, incident_id: uuid.UUID, who: Caller) -> dict[str, Any] | None:
