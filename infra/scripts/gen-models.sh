@@ -20,7 +20,7 @@ version="${version##* }"  # "datamodel-codegen 0.89.0" -> "0.89.0"
 tmp="$(mktemp -d)"
 trap 'rm -rf "$tmp"' EXIT
 refs=""
-for name in envelope position incident receipt deadletter status share sar zone; do
+for name in envelope position incident receipt deadletter status share sar zone vessel; do
   refs+="${refs:+, }{\"\$ref\": \"$root/schemas/$name/v1/$name.schema.json\"}"
 done
 cat >"$tmp/mdx.schema.json" <<JSON

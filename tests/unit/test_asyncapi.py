@@ -36,6 +36,8 @@ EXPECTED = {  # channel id -> (address, node's actions, retained, payload root s
     "inPosition": ("mdx/v1/in/{producer}/position", RECEIVE, False, ENVELOPE_SCHEMA_ID),
     "inIncident": ("mdx/v1/in/{producer}/incident", RECEIVE, False, ENVELOPE_SCHEMA_ID),
     "inSar": ("mdx/v1/in/{producer}/sar", RECEIVE, False, ENVELOPE_SCHEMA_ID),
+    "inVessel": ("mdx/v1/in/{producer}/vessel", RECEIVE, False, ENVELOPE_SCHEMA_ID),
+    "inAis": ("mdx/v1/in/{producer}/ais", RECEIVE, False, None),  # raw text, not JSON
     "receipt": ("mdx/v1/receipt/{producer}", SEND, True, RECEIPT_SCHEMA_ID),
     "deadletter": ("mdx/v1/deadletter/{producer}", SEND, False, DEADLETTER_SCHEMA_ID),
     "status": ("mdx/v1/status/{service}", SEND, True, STATUS_SCHEMA_ID),
@@ -117,6 +119,8 @@ def test_addresses_match_the_topics_module(doc: dict[str, Any]) -> None:
     assert address["inPosition"] == topics.inbound("p-1", "position")
     assert address["inIncident"] == topics.inbound("p-1", "incident")
     assert address["inSar"] == topics.inbound("p-1", "sar")
+    assert address["inVessel"] == topics.inbound("p-1", "vessel")
+    assert address["inAis"] == topics.inbound("p-1", topics.AIS_KIND)
     assert address["receipt"] == topics.receipt("p-1")
     assert address["deadletter"] == topics.deadletter("p-1")
     assert doc["channels"]["status"]["address"].replace("{service}", "ingest") == topics.status(
@@ -154,7 +158,7 @@ def test_operations_reference_their_channel_and_its_messages(doc: dict[str, Any]
 def test_messages_point_at_schema_files_loaded_by_schema_set(doc: dict[str, Any]) -> None:
     ids = SchemaSet().ids
     file_refs = [r for r in _refs(doc) if not r.startswith("#")]
-    assert len(file_refs) == 7
+    assert len(file_refs) == 8
     for ref in file_refs:
         path = (DOC_PATH.parent / ref).resolve()
         assert path.is_file(), ref
@@ -162,6 +166,10 @@ def test_messages_point_at_schema_files_loaded_by_schema_set(doc: dict[str, Any]
         assert schema_id == ID_BASE + path.relative_to(SCHEMA_DIR).as_posix()
         assert schema_id in ids
     for mid, message in doc["components"]["messages"].items():
+        if mid == "aisSentences":  # NMEA text as receivers send it
+            assert message["contentType"] == "text/plain"
+            assert message["payload"]["schema"]["type"] == "string"
+            continue
         assert message["contentType"] == "application/json", mid
         assert message["payload"]["schemaFormat"] == PAYLOAD_FORMAT, mid
         assert _deref(doc, message["bindings"])["mqtt"]["contentType"] == "application/json"
@@ -190,18 +198,20 @@ def _examples(name: str) -> list[Path]:
 
 
 def test_payloads_take_their_own_examples_only(doc: dict[str, Any]) -> None:
-    validators = {cid: _payload_validator(doc, cid) for cid in EXPECTED}
+    json_channels = {cid for cid, spec in EXPECTED.items() if spec[3] is not None}
+    validators = {cid: _payload_validator(doc, cid) for cid in json_channels}
     owner = {
         "mdx.position.v1": "inPosition",
         "mdx.incident.v1": "inIncident",
         "mdx.sar.v1": "inSar",
+        "mdx.vessel.v1": "inVessel",
     }
     cases = [({owner[json.loads(p.read_text())["type"]]}, p) for p in _examples("envelope")]
     cases += [({"receipt", "shareReceipt"}, p) for p in _examples("receipt")]  # one schema
     cases += [({"deadletter"}, p) for p in _examples("deadletter")]
     cases += [({"status"}, p) for p in _examples("status")]
     cases += [({"share"}, p) for p in _examples("share")]
-    assert set().union(*(cids for cids, _ in cases)) == set(EXPECTED)
+    assert set().union(*(cids for cids, _ in cases)) == json_channels
     for cids, path in cases:
         instance = json.loads(path.read_text(encoding="utf-8"))
         accepted_by = {c for c, v in validators.items() if v.is_valid(instance)}

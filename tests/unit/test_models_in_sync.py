@@ -29,6 +29,7 @@ TOP_LEVEL: dict[str, type[BaseModel]] = {
     "share": models.ShareMessage,
     "sar": models.SarEvent,
     "zone": models.Zone,
+    "vessel": models.VesselStatic,
 }
 
 

@@ -32,6 +32,7 @@ from mdx.core.schemas import (
     SAR_SCHEMA_ID,
     SCHEMA_DIR,
     STATUS_SCHEMA_ID,
+    VESSEL_SCHEMA_ID,
     ZONE_SCHEMA_ID,
     SchemaSet,
     Violation,
@@ -52,6 +53,7 @@ MINIMUM_EXAMPLES = {
     "sar": (3, 4),
     "share": (3, 6),
     "zone": (3, 8),
+    "vessel": (3, 6),
 }
 EXAMPLES = sorted(SCHEMA_DIR.glob("*/v1/examples/*/*.json"))
 VALID = [p for p in EXAMPLES if p.parent.name == "valid"]
@@ -134,6 +136,7 @@ def test_the_expected_schema_files_exist() -> None:
         "sar/v1/sar.schema.json",
         "share/v1/share.schema.json",
         "status/v1/status.schema.json",
+        "vessel/v1/vessel.schema.json",
         "zone/v1/zone.schema.json",
     ]
 
@@ -174,6 +177,7 @@ def test_schema_set_loads_every_file(schema_set: SchemaSet) -> None:
                 SHARE_SCHEMA_ID,
                 SAR_SCHEMA_ID,
                 ZONE_SCHEMA_ID,
+                VESSEL_SCHEMA_ID,
             ]
         )
     )
@@ -187,6 +191,7 @@ def test_type_to_data_schema_is_read_from_the_envelope_schema(schema_set: Schema
         "mdx.position.v1": POSITION_SCHEMA_ID,
         "mdx.incident.v1": INCIDENT_SCHEMA_ID,
         "mdx.sar.v1": SAR_SCHEMA_ID,
+        "mdx.vessel.v1": VESSEL_SCHEMA_ID,
     }
     assert schema_set.data_schemas == expected
     assert data_schema_for_types(schema_set) == expected

@@ -25,8 +25,8 @@ MAX_REASONS = 5
 # Nothing older is a report of the present; PostgreSQL could store it but not read it back.
 EARLIEST_OBSERVATION = datetime(1900, 1, 1, tzinfo=UTC)
 
-Kind = Literal["position", "incident", "sar"]
-KINDS: tuple[Kind, ...] = ("position", "incident", "sar")
+Kind = Literal["position", "incident", "sar", "vessel"]
+KINDS: tuple[Kind, ...] = ("position", "incident", "sar", "vessel")
 
 
 @dataclass(slots=True)
@@ -208,7 +208,7 @@ def _impossible(kind: str, data: dict[str, Any], now: datetime) -> str | None:
         return f"/data/observed_at: {data['observed_at']} is in the future"
     mmsis = (
         [data["mmsi"]]
-        if kind == "position"
+        if kind in ("position", "vessel")
         else [v["mmsi"] for v in data.get("vessels", []) if "mmsi" in v]
     )
     for mmsi in mmsis:

@@ -7,7 +7,14 @@ from enum import StrEnum
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    constr,
+)
 from typing_extensions import TypeAliasType
 
 
@@ -15,6 +22,7 @@ class EventType(StrEnum):
     mdx_position_v1 = "mdx.position.v1"
     mdx_incident_v1 = "mdx.incident.v1"
     mdx_sar_v1 = "mdx.sar.v1"
+    mdx_vessel_v1 = "mdx.vessel.v1"
 
 
 EnvelopeAdditionalProperty = TypeAliasType(
@@ -316,6 +324,90 @@ class Status(StrEnum):
     closed = "closed"
 
 
+class DetectionRule(StrEnum):
+    going_dark = "going_dark"
+    encounter = "encounter"
+    foreign_fishing = "foreign_fishing"
+    loitering = "loitering"
+    distress = "distress"
+
+
+class EvidenceFix(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+    )
+    mmsi: Annotated[
+        str,
+        Field(
+            description="Maritime Mobile Service Identity (ITU-R M.585), 9 digits. Alternatives: ship MIDxxxxxx, coast station 00MIDxxxx, group 0MIDxxxxx, SAR aircraft 111MIDxxx, SART 970xxxxxx, MOB 972xxxxxx, EPIRB 974xxxxxx, craft of a parent ship 98MIDxxxx, aid to navigation 99MIDxxxx. MID starts with 2-7 (Maritime Identification Digits).",
+            max_length=9,
+            pattern="^(?:[2-7][0-9]{8}|00[2-7][0-9]{6}|0[2-7][0-9]{7}|111[2-7][0-9]{5}|97[024][0-9]{6}|98[2-7][0-9]{6}|99[2-7][0-9]{6})$",
+        ),
+    ]
+    observed_at: Annotated[
+        AwareDatetime,
+        Field(
+            description="RFC 3339 date-time, profiled so every consumer's parser takes it: upper-case T and Z, seconds 00-59 (no leap second), at most 9 fraction digits, an offset always."
+        ),
+    ]
+    lon: Annotated[
+        float,
+        Field(
+            description="WGS 84 degrees; the AIS not-available value 181 is out of range on purpose.",
+            ge=-180.0,
+            le=180.0,
+        ),
+    ]
+    lat: Annotated[
+        float,
+        Field(
+            description="WGS 84 degrees; the AIS not-available value 91 is out of range on purpose.",
+            ge=-90.0,
+            le=90.0,
+        ),
+    ]
+    sog: Annotated[float | None, Field(ge=0.0, le=102.2)] = None
+    cog: Annotated[float | None, Field(ge=0.0, lt=360.0)] = None
+
+
+class Detection(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+    )
+    rule: Annotated[DetectionRule, Field(title="DetectionRule")]
+    key: Annotated[str, Field(max_length=200, min_length=1)]
+    confidence: Annotated[float, Field(ge=0.0, le=1.0)]
+    started_at: Annotated[
+        AwareDatetime,
+        Field(
+            description="RFC 3339 date-time, profiled so every consumer's parser takes it: upper-case T and Z, seconds 00-59 (no leap second), at most 9 fraction digits, an offset always."
+        ),
+    ]
+    last_seen_at: Annotated[
+        AwareDatetime,
+        Field(
+            description="RFC 3339 date-time, profiled so every consumer's parser takes it: upper-case T and Z, seconds 00-59 (no leap second), at most 9 fraction digits, an offset always."
+        ),
+    ]
+    zone_id: Annotated[
+        str | None, Field(max_length=64, pattern="^[a-z0-9][a-z0-9-]{0,63}$")
+    ] = None
+    facts: Annotated[
+        dict[str, float | constr(max_length=200) | bool] | None,
+        Field(
+            description="Figures the rule measured (gap minutes, distance in metres, ...).",
+            max_length=20,
+        ),
+    ] = None
+    evidence: Annotated[
+        list[EvidenceFix],
+        Field(
+            description="The positions that triggered the rule, oldest first (thinned evenly).",
+            max_length=50,
+        ),
+    ]
+
+
 class PersonRole(StrEnum):
     crew = "crew"
     master = "master"
@@ -375,6 +467,13 @@ class Incident(BaseModel):
     urgency: Urgency | None = None
     vessels: Annotated[list[VesselRef] | None, Field(max_length=50)] = None
     persons_at_risk: Annotated[int | None, Field(ge=0)] = None
+    detection: Annotated[
+        Detection | None,
+        Field(
+            description="Set when a node's behaviour-detection rule raised this incident as a candidate: which rule, how sure it is, and the positions that triggered it. One ongoing behaviour keeps one key (and one incident, updated by new versions).",
+            title="Detection",
+        ),
+    ] = None
     persons: Annotated[
         list[Person] | None,
         Field(
@@ -665,6 +764,91 @@ class ZoneRules(BaseModel):
     notes: Annotated[str | None, Field(max_length=2000)] = None
 
 
+class VesselDimensions(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+    )
+    to_bow: Annotated[int | None, Field(ge=0, le=511)] = None
+    to_stern: Annotated[int | None, Field(ge=0, le=511)] = None
+    to_port: Annotated[int | None, Field(ge=0, le=63)] = None
+    to_starboard: Annotated[int | None, Field(ge=0, le=63)] = None
+
+
+class AisClass(StrEnum):
+    A = "A"
+    B = "B"
+
+
+class VesselSourceType(StrEnum):
+    ais_terrestrial = "ais-terrestrial"
+    ais_satellite = "ais-satellite"
+    registry = "registry"
+    patrol_sighting = "patrol-sighting"
+
+
+class VesselStatic(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+    )
+    mmsi: Annotated[
+        str,
+        Field(
+            description="Maritime Mobile Service Identity (ITU-R M.585), 9 digits. Alternatives: ship MIDxxxxxx, coast station 00MIDxxxx, group 0MIDxxxxx, SAR aircraft 111MIDxxx, SART 970xxxxxx, MOB 972xxxxxx, EPIRB 974xxxxxx, craft of a parent ship 98MIDxxxx, aid to navigation 99MIDxxxx. MID starts with 2-7 (Maritime Identification Digits).",
+            max_length=9,
+            pattern="^(?:[2-7][0-9]{8}|00[2-7][0-9]{6}|0[2-7][0-9]{7}|111[2-7][0-9]{5}|97[024][0-9]{6}|98[2-7][0-9]{6}|99[2-7][0-9]{6})$",
+        ),
+    ]
+    imo: Annotated[
+        str | None,
+        Field(
+            description="IMO ship identification number, 7 digits; format mdx-imo checks the check digit.",
+            max_length=7,
+            pattern="^[0-9]{7}$",
+        ),
+    ] = None
+    name: Annotated[str | None, Field(max_length=120, min_length=1)] = None
+    call_sign: Annotated[str | None, Field(max_length=20, min_length=1)] = None
+    ship_type: Annotated[
+        int | None,
+        Field(
+            description="AIS ship and cargo type code (ITU-R M.1371, table 53), 1-99.",
+            ge=1,
+            le=99,
+        ),
+    ] = None
+    dimensions: Annotated[
+        VesselDimensions | None,
+        Field(
+            description="Metres from the position reference point to bow, stern, port and starboard.",
+            title="VesselDimensions",
+        ),
+    ] = None
+    destination: Annotated[str | None, Field(max_length=120, min_length=1)] = None
+    eta: Annotated[
+        str | None,
+        Field(
+            description="Estimated time of arrival as AIS gives it, month, day and UTC time without a year: MM-DD HH:MM.",
+            max_length=11,
+            pattern="^(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01]) ([01][0-9]|2[0-3]):[0-5][0-9]$",
+        ),
+    ] = None
+    draught: Annotated[
+        float | None,
+        Field(description="Maximum present static draught, metres.", gt=0.0, le=25.5),
+    ] = None
+    ais_class: Annotated[AisClass | None, Field(title="AisClass")] = None
+    observed_at: Annotated[
+        AwareDatetime,
+        Field(
+            description="RFC 3339 date-time, profiled so every consumer's parser takes it: upper-case T and Z, seconds 00-59 (no leap second), at most 9 fraction digits, an offset always."
+        ),
+    ]
+    source_type: Annotated[
+        VesselSourceType,
+        Field(description="Where the static data came from.", title="VesselSourceType"),
+    ]
+
+
 class Envelope(BaseModel):
     model_config = ConfigDict(
         extra="allow",
@@ -879,7 +1063,8 @@ MdxDocument = TypeAliasType(
         | ServiceStatus
         | ShareMessage
         | SarEvent
-        | Zone,
+        | Zone
+        | VesselStatic,
         Field(description="Any top-level mdx JSON document.", title="MdxDocument"),
     ],
 )

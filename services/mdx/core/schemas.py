@@ -32,6 +32,7 @@ DEADLETTER_SCHEMA_ID: Final = ID_BASE + "deadletter/v1/deadletter.schema.json"
 SAR_SCHEMA_ID: Final = ID_BASE + "sar/v1/sar.schema.json"
 STATUS_SCHEMA_ID: Final = ID_BASE + "status/v1/status.schema.json"
 ZONE_SCHEMA_ID: Final = ID_BASE + "zone/v1/zone.schema.json"
+VESSEL_SCHEMA_ID: Final = ID_BASE + "vessel/v1/vessel.schema.json"
 
 # Custom formats the schemas use; jsonschema-rs ignores unknown formats, so every one must be here.
 FORMATS: Final = {"mdx-imo": imo_is_valid}

@@ -12,7 +12,10 @@ KIND_TO_TYPE: Final = {
     "position": "mdx.position.v1",
     "incident": "mdx.incident.v1",
     "sar": "mdx.sar.v1",
+    "vessel": "mdx.vessel.v1",
 }
+# Inbound topic kinds that carry raw sensor text, not envelopes: NMEA 0183 AIS sentences.
+AIS_KIND: Final = "ais"
 TYPE_TO_KIND: Final = {v: k for k, v in KIND_TO_TYPE.items()}
 
 
