@@ -46,6 +46,8 @@ def database_url() -> Iterator[str]:
 TABLES = (
     "positions",
     "vessel_latest",
+    "vessels",
+    "vessel_reports",
     "incident_versions",
     "incidents",
     "dead_letters",

@@ -95,6 +95,53 @@ class VesselLatest(_Markings, Base):
     __table_args__ = (Index("ix_vessel_latest_geom", "geom", postgresql_using="gist"),)
 
 
+class VesselReport(_Markings, Base):
+    """Every static/voyage report as received (mdx.vessel.v1): the registry's history."""
+
+    __tablename__ = "vessel_reports"
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    mmsi: Mapped[str] = mapped_column(String(9))
+    observed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    data: Mapped[dict[str, Any]] = mapped_column(JSONB)
+
+    __table_args__ = (
+        UniqueConstraint("source", "event_id"),
+        Index("ix_vessel_reports_mmsi_observed_at", "mmsi", "observed_at"),
+    )
+
+
+class Vessel(_Markings, Base):
+    """The vessel registry: one row per MMSI seen, static data merged field by field from
+    its reports (a newer report's field wins; a field it lacks keeps the older value), under
+    the markings of the latest report. Flag and category are derived (MID, AIS ship type)."""
+
+    __tablename__ = "vessels"
+    mmsi: Mapped[str] = mapped_column(String(9), primary_key=True)
+    flag: Mapped[str | None] = mapped_column(String(2))
+    category: Mapped[str] = mapped_column(String(24))
+    imo: Mapped[str | None] = mapped_column(String(7))
+    name: Mapped[str | None] = mapped_column(String(120))
+    call_sign: Mapped[str | None] = mapped_column(String(20))
+    ship_type: Mapped[int | None] = mapped_column(SmallInteger)
+    to_bow: Mapped[int | None] = mapped_column(SmallInteger)
+    to_stern: Mapped[int | None] = mapped_column(SmallInteger)
+    to_port: Mapped[int | None] = mapped_column(SmallInteger)
+    to_starboard: Mapped[int | None] = mapped_column(SmallInteger)
+    destination: Mapped[str | None] = mapped_column(String(120))
+    eta: Mapped[str | None] = mapped_column(String(11))
+    draught: Mapped[float | None]
+    ais_class: Mapped[str | None] = mapped_column(String(1))
+    first_seen_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    # When the latest static report was observed; NULL while only positions were seen.
+    static_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    __table_args__ = (
+        Index("ix_vessels_flag", "flag"),
+        Index("ix_vessels_category", "category"),
+        Index("ix_vessels_imo", "imo"),
+    )
+
+
 class IncidentVersion(_Markings, Base):
     """Every version of every incident as received; the custody record."""
 

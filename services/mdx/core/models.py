@@ -7,14 +7,7 @@ from enum import StrEnum
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from pydantic import (
-    AwareDatetime,
-    BaseModel,
-    ConfigDict,
-    Field,
-    StringConstraints,
-    constr,
-)
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
 from typing_extensions import TypeAliasType
 
 
@@ -393,7 +386,7 @@ class Detection(BaseModel):
         str | None, Field(max_length=64, pattern="^[a-z0-9][a-z0-9-]{0,63}$")
     ] = None
     facts: Annotated[
-        dict[str, float | constr(max_length=200) | bool] | None,
+        dict[str, float | bool] | None,
         Field(
             description="Figures the rule measured (gap minutes, distance in metres, ...).",
             max_length=20,

@@ -17,6 +17,7 @@ import orjson
 import psycopg
 from sqlalchemy import make_url
 
+from mdx.ais.facts import flag_of, ship_category
 from mdx.core.intake import Accepted, Rejected
 
 _STAGING = """
@@ -24,7 +25,15 @@ CREATE TEMP TABLE IF NOT EXISTS stage_positions (
   source text, event_id uuid, origin text, tlp text, relto text[], purpose text,
   received_via text, signature text, custody jsonb,
   mmsi text, imo text, name text, observed_at timestamptz, lon float8, lat float8,
-  sog float8, cog float8, heading smallint, nav_status smallint, source_type text
+  sog float8, cog float8, heading smallint, nav_status smallint, source_type text,
+  flag text, category text
+) ON COMMIT DELETE ROWS;
+CREATE TEMP TABLE IF NOT EXISTS stage_vessels (
+  source text, event_id uuid, origin text, tlp text, relto text[], purpose text,
+  received_via text, signature text, custody jsonb,
+  mmsi text, observed_at timestamptz, data jsonb, flag text, category text, imo text, name text,
+  call_sign text, ship_type smallint, to_bow smallint, to_stern smallint, to_port smallint,
+  to_starboard smallint, destination text, eta text, draught float8, ais_class text
 ) ON COMMIT DELETE ROWS;
 CREATE TEMP TABLE IF NOT EXISTS stage_incidents (
   source text, event_id uuid, origin text, tlp text, relto text[], purpose text,
@@ -46,8 +55,13 @@ CREATE TEMP TABLE IF NOT EXISTS stage_outbox (
 _MARKINGS = "source, event_id, origin, tlp, relto, purpose, received_via, signature, custody"
 _POSITION_COLS = (
     f"{_MARKINGS}, mmsi, imo, name, observed_at, lon, lat, sog, cog, heading, nav_status,"
-    " source_type"
+    " source_type, flag, category"
 )
+_STATIC_FIELDS = (
+    "imo, name, call_sign, ship_type, to_bow, to_stern, to_port, to_starboard, destination, eta,"
+    " draught, ais_class"
+)
+_STAGE_VESSEL_COLS = f"{_MARKINGS}, mmsi, observed_at, data, flag, category, {_STATIC_FIELDS}"
 _VESSEL_COLS = (
     f"{_MARKINGS}, mmsi, imo, name, observed_at, geom, sog, cog, heading, nav_status, source_type"
 )
@@ -80,6 +94,59 @@ ON CONFLICT (mmsi) DO UPDATE SET
   cog = EXCLUDED.cog, heading = EXCLUDED.heading, nav_status = EXCLUDED.nav_status,
   source_type = EXCLUDED.source_type, received_at = now()
 WHERE EXCLUDED.observed_at > vessel_latest.observed_at
+"""
+
+# Every vessel seen gets its registry row (flag and category from its MMSI until it reports
+# static data); the row's markings are its first position's until a static report arrives.
+_REGISTER_SEEN = f"""
+INSERT INTO vessels ({_MARKINGS}, mmsi, flag, category, first_seen_at)
+SELECT DISTINCT ON (mmsi) {_MARKINGS}, mmsi, flag, category, observed_at
+FROM stage_positions ORDER BY mmsi, observed_at
+ON CONFLICT (mmsi) DO UPDATE SET first_seen_at = EXCLUDED.first_seen_at
+WHERE EXCLUDED.first_seen_at < vessels.first_seen_at
+"""
+
+# Static reports: kept as history, then merged into the registry field by field. Within a batch
+# the newest non-null value of each field wins (AIS 24 part A names, part B types), then the
+# registry keeps what a newer report does not say.
+_MERGED = ",\n  ".join(
+    f"(array_agg({f} ORDER BY s.observed_at DESC) FILTER (WHERE {f} IS NOT NULL))[1] AS {f}"
+    for f in ("category", *_STATIC_FIELDS.split(", "))
+)
+_NEWEST_MARKINGS = ", ".join(f"n.{c}" for c in _MARKINGS.split(", "))
+_MERGED_FIELDS = ", ".join(f"m.{f}" for f in _STATIC_FIELDS.split(", "))
+_KEEP_UNSAID = ",\n  ".join(
+    f"{f} = coalesce(EXCLUDED.{f}, vessels.{f})" for f in _STATIC_FIELDS.split(", ")
+)
+_INSERT_STATICS = f"""
+WITH ins AS (
+  INSERT INTO vessel_reports ({_MARKINGS}, mmsi, observed_at, data)
+  SELECT {_MARKINGS}, mmsi, observed_at, data FROM stage_vessels
+  ON CONFLICT DO NOTHING
+  RETURNING source, event_id
+), merged AS (
+  SELECT s.mmsi, max(s.observed_at) AS observed_at, min(s.flag) AS flag,
+  {_MERGED}
+  FROM stage_vessels s JOIN ins USING (source, event_id)
+  GROUP BY s.mmsi
+), newest AS (
+  SELECT DISTINCT ON (s.mmsi) s.* FROM stage_vessels s JOIN ins USING (source, event_id)
+  ORDER BY s.mmsi, s.observed_at DESC
+)
+INSERT INTO vessels ({_MARKINGS}, mmsi, flag, category, first_seen_at, static_at,
+                     {_STATIC_FIELDS})
+SELECT {_NEWEST_MARKINGS}, m.mmsi, m.flag,
+       coalesce(m.category, 'unknown'), m.observed_at, m.observed_at, {_MERGED_FIELDS}
+FROM merged m JOIN newest n USING (mmsi)
+ON CONFLICT (mmsi) DO UPDATE SET
+  source = EXCLUDED.source, event_id = EXCLUDED.event_id, origin = EXCLUDED.origin,
+  tlp = EXCLUDED.tlp, relto = EXCLUDED.relto, purpose = EXCLUDED.purpose,
+  received_via = EXCLUDED.received_via, signature = EXCLUDED.signature,
+  custody = EXCLUDED.custody, received_at = now(), static_at = EXCLUDED.static_at,
+  category = CASE WHEN EXCLUDED.category = 'unknown' THEN vessels.category
+                  ELSE EXCLUDED.category END,
+  {_KEEP_UNSAID}
+WHERE vessels.static_at IS NULL OR EXCLUDED.static_at >= vessels.static_at
 """
 
 # Only versions new to incident_versions may move `incidents`, and only forward.
@@ -142,6 +209,8 @@ WHERE EXISTS (SELECT 1 FROM positions p WHERE p.source = s.source AND p.event_id
               WHERE v.source = s.source AND v.event_id = s.event_id)
    OR EXISTS (SELECT 1 FROM incident_events e
               WHERE e.source = s.source AND e.event_id = s.event_id)
+   OR EXISTS (SELECT 1 FROM vessel_reports r
+              WHERE r.source = s.source AND r.event_id = s.event_id)
 ORDER BY s.ord
 ON CONFLICT DO NOTHING
 """
@@ -222,6 +291,7 @@ def write_batch(
     positions = [_position_row(a) for a in accepted if a.kind == "position"]
     incidents_in = [a for a in accepted if a.kind == "incident"]
     events = [_event_row(a) for a in accepted if a.kind == "sar"]
+    statics = [_static_row(a) for a in accepted if a.kind == "vessel"]
     outbox = [
         (
             i,
@@ -243,6 +313,12 @@ def write_batch(
                 for row in positions:
                     copy.write_row(row)
             cur.execute(_INSERT_POSITIONS)
+            cur.execute(_REGISTER_SEEN)
+        if statics:
+            with cur.copy(f"COPY stage_vessels ({_STAGE_VESSEL_COLS}) FROM STDIN") as copy:
+                for row in statics:
+                    copy.write_row(row)
+            cur.execute(_INSERT_STATICS)
         if incidents_in:
             with cur.copy(f"COPY stage_incidents ({_INCIDENT_COLS}) FROM STDIN") as copy:
                 for a in incidents_in:
@@ -349,6 +425,38 @@ def _position_row(a: Accepted) -> tuple[Any, ...]:
         d.get("heading"),
         d.get("nav_status"),
         d["source_type"],
+        flag_of(d["mmsi"]),
+        ship_category(None, d["mmsi"]),
+    )
+
+
+def _known(category: str) -> str | None:
+    # A report that does not say what the vessel is leaves the registry's category alone.
+    return None if category == "unknown" else category
+
+
+def _static_row(a: Accepted) -> tuple[Any, ...]:
+    d = a.data
+    dims = d.get("dimensions", {})
+    return (
+        *_markings(a),
+        d["mmsi"],
+        d["observed_at"],
+        orjson.dumps(d).decode(),
+        flag_of(d["mmsi"]),
+        _known(ship_category(d.get("ship_type"), d["mmsi"])),
+        d.get("imo"),
+        d.get("name"),
+        d.get("call_sign"),
+        d.get("ship_type"),
+        dims.get("to_bow"),
+        dims.get("to_stern"),
+        dims.get("to_port"),
+        dims.get("to_starboard"),
+        d.get("destination"),
+        d.get("eta"),
+        d.get("draught"),
+        d.get("ais_class"),
     )
 
 

@@ -14,7 +14,8 @@ import logging
 import queue
 import threading
 from dataclasses import dataclass
-from typing import Any
+from datetime import UTC, datetime
+from typing import Any, cast
 
 import orjson
 import paho.mqtt.client as mqtt
@@ -29,6 +30,7 @@ from mdx.core.intake import Accepted, IntakePolicy, Rejected, accept
 from mdx.core.receipts import ReceiptTracker
 from mdx.core.schemas import SchemaSet
 from mdx.core.settings import NodeSettings
+from mdx.ingest.ais import AisIntake, Judged
 
 log = logging.getLogger("mdx.ingest")
 
@@ -61,6 +63,7 @@ class IngestService:
         )
         # What leaves the node is decided as each item is stored (the outbox, same transaction).
         self.route = sharing.router(settings)
+        self.ais = AisIntake(self.policy)
         self.receive_maximum = min(65535, cfg.queue_size)
         self.inbox: queue.Queue[Inbound] = queue.Queue(maxsize=cfg.queue_size)
         self.tracker = ReceiptTracker()
@@ -138,23 +141,29 @@ class IngestService:
         )
 
     def _process(self, conn: psycopg.Connection[Any], batch: list[Inbound]) -> None:
-        judged = [(m, self._judge(m)) for m in batch]
-        accepted = [(m, v) for m, v in judged if isinstance(v, Accepted)]
+        judged = [(m, j) for m in batch for j in self._judge_all(m)]
+        accepted = [(m, j) for m, j in judged if isinstance(j.verdict, Accepted)]
         bounced = [
-            store.Bounced(v, m.topic, m.payload) for m, v in judged if isinstance(v, Rejected)
+            store.Bounced(j.verdict, m.topic, j.payload)
+            for m, j in judged
+            if isinstance(j.verdict, Rejected)
         ]
-        seqs = [(v.producer, v.seq) for _, v in judged if v.seq is not None]
+        seqs = [(j.verdict.producer, j.verdict.seq) for _, j in judged if j.verdict.seq is not None]
         receipts = self.tracker.preview(seqs)
         try:
             dead = store.write_batch(
-                conn, [v for _, v in accepted], bounced, receipts, route=self.route
+                conn,
+                [cast(Accepted, j.verdict) for _, j in accepted],
+                bounced,
+                receipts,
+                route=self.route,
             )
         except _REFUSED as e:
             # One message the database refuses must not block the batch around it.
             log.warning("batch refused by the database (%s); storing one by one", e)
             dead = store.write_batch(conn, [], bounced, receipts)
-            for m, v in accepted:
-                dead += self._store_or_bounce(conn, m, v)
+            for m, j in accepted:
+                dead += self._store_or_bounce(conn, m, cast(Accepted, j.verdict), j.payload)
         # Committed: only now may the broker forget these messages.
         for m in batch:
             # A message from an earlier connection is redelivered by the broker (and deduped).
@@ -167,6 +176,19 @@ class IngestService:
         for d in dead:
             self.client.publish(topics.deadletter(d.producer), _deadletter_json(d), qos=1)
 
+    def _judge_all(self, m: Inbound) -> list[Judged]:
+        """Verdicts of one message: one for an envelope, one per report or bad line of AIS."""
+        parsed = topics.parse_inbound(m.topic)
+        if parsed is not None and parsed[1] == topics.AIS_KIND:
+            try:
+                return self.ais.judge(parsed[0], m.payload, datetime.now(UTC))
+            except Exception as e:  # as below: a bug must not become a crash loop
+                log.exception("AIS intake failed on a message from %s", m.topic)
+                return [
+                    Judged(Rejected(parsed[0], f"internal error while decoding: {e!r}"), m.payload)
+                ]
+        return [Judged(self._judge(m), m.payload)]
+
     def _judge(self, m: Inbound) -> Accepted | Rejected:
         try:
             return accept(m.topic, m.payload, self.policy)
@@ -176,13 +198,13 @@ class IngestService:
             return Rejected(producer, f"internal error while judging: {e!r}")
 
     def _store_or_bounce(
-        self, conn: psycopg.Connection[Any], m: Inbound, v: Accepted
+        self, conn: psycopg.Connection[Any], m: Inbound, v: Accepted, payload: bytes
     ) -> list[store.DeadLetterRow]:
         try:
             return store.write_batch(conn, [v], [], route=self.route)
         except _REFUSED as e:
             reason = f"refused by the database: {str(e).splitlines()[0]}"
-            bounce = store.Bounced(Rejected(v.producer, reason, v.seq), m.topic, m.payload)
+            bounce = store.Bounced(Rejected(v.producer, reason, v.seq), m.topic, payload)
             return store.write_batch(conn, [], [bounce])
 
 
