@@ -115,6 +115,14 @@ _SECOND_DIGIT_5X = {
 _FIRST_DIGIT = {2: "wig", 4: "high_speed", 6: "passenger", 7: "cargo", 8: "tanker"}
 
 
+# Every value ship_category gives, for filters that check what they are asked for.
+SHIP_CATEGORIES = (
+    "fishing", "towing", "dredging", "diving", "military", "sailing", "pleasure", "high_speed",
+    "pilot", "sar", "tug", "port_tender", "anti_pollution", "law_enforcement", "medical", "wig",
+    "passenger", "cargo", "tanker", "other", "unknown",
+)  # fmt: skip
+
+
 def ship_category(ship_type: int | None, mmsi: str | None = None) -> str:
     """Broad category of an AIS ship type code; SAR aircraft (111MIDxxx) are "sar".
 

@@ -89,15 +89,17 @@ _COLUMN_PROPERTIES = {
     "tlp": Incident.tlp,
     "relto": Incident.relto,
     "purpose": Incident.purpose,
-    "received_at": Incident.received_at,
 }
+# Written by Python only: provenance and personal data need judging, and PostgreSQL writes
+# times differently (it drops trailing zeros of the fraction), so received_at stays one way.
+_PYTHON_ONLY = frozenset({"provenance", "received_at", *PERSONAL_FIELDS})
 
 Page = tuple[list[Any], tuple[datetime, uuid.UUID] | None]
 
 
 def page(conn: Connection, f: IncidentFilter, who: Caller) -> Page:
     """Newest first; the keyset to continue from, or None when this is the last page."""
-    if f.properties is not None and not f.properties & {"provenance", *PERSONAL_FIELDS}:
+    if f.properties is not None and not f.properties & _PYTHON_ONLY:
         return _written_by_sql(conn, f, who)
     query = (
         _where(_base(who), f)
@@ -119,7 +121,7 @@ def page(conn: Connection, f: IncidentFilter, who: Caller) -> Page:
 def _written_by_sql(conn: Connection, f: IncidentFilter, who: Caller) -> Page:
     """A page whose features PostgreSQL writes as JSON: several times faster for the map's
     thousands of light features. Only for selections without provenance or personal data,
-    which need Python (signature check flag, redaction); the rows are the same `visible` ones.
+    which need Python (see _PYTHON_ONLY); the rows are the same `visible` ones.
     """
     assert f.properties is not None
     columns = [

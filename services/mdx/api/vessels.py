@@ -13,15 +13,16 @@ from typing import Annotated, Any
 
 import orjson
 from fastapi import APIRouter, Path, Query
-from sqlalchemy import JSON, Connection, Text, cast, func, select
+from sqlalchemy import JSON, Connection, Text, cast, func, or_, select
 from sqlalchemy.dialects.postgresql import distinct_on
 
+from mdx.ais.facts import SHIP_CATEGORIES as CATEGORIES
 from mdx.api import geojson, params
 from mdx.api.deps import Db, Who
 from mdx.api.geojson import MEDIA_TYPE, GeoJSONResponse
 from mdx.api.problems import NotFound
 from mdx.api.visibility import AnyRow, AnySelect, Caller, visible
-from mdx.core.db import Position, VesselLatest
+from mdx.core.db import Position, Vessel, VesselLatest
 
 router = APIRouter(prefix="/api/v1/vessels", tags=["vessels"])
 
@@ -47,42 +48,109 @@ LATEST_PROPS = (
 )
 
 
-@router.get("", responses=_GEOJSON, summary="Vessels at their latest positions, newest first")
+# The registry's fields a listing adds to each vessel.
+_REGISTRY = (
+    Vessel.mmsi,
+    Vessel.name,
+    Vessel.imo,
+    Vessel.flag,
+    Vessel.category,
+    Vessel.call_sign,
+    Vessel.ship_type,
+)
+
+
+def _escape_like(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+@router.get("", responses=_GEOJSON, summary="Search vessels: latest positions with registry data")
 def listing(
     db: Db,
     who: Who,
     bbox: Annotated[
         str | None, Query(description="minlon,minlat,maxlon,maxlat (WGS 84): latest position in it")
     ] = None,
+    name: Annotated[str | None, Query(max_length=120, description="part of the name")] = None,
+    mmsi: Annotated[
+        str | None,
+        Query(description="MMSIs or MMSI prefixes (e.g. 440 for MID 440), comma-separated"),
+    ] = None,
+    imo: Annotated[str | None, Query(pattern=r"^[0-9]{7}$", description="IMO number")] = None,
+    flag: Annotated[
+        str | None,
+        Query(description="flag states (ISO 3166-1 alpha-2, from the MID), comma-separated"),
+    ] = None,
+    category: Annotated[
+        str | None, Query(description=f"ship categories, comma-separated: {', '.join(CATEGORIES)}")
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=20_000, description="at most this many vessels")] = 5_000,
 ) -> GeoJSONResponse:
+    """The registry joined to each vessel's latest position: static data (name, call sign, IMO,
+    ship type and category) from the registry where the caller may see it, flag from the MID."""
     box = params.bbox(bbox) if bbox is not None else None
-    # One row per vessel first, then the box: a vessel that has left the box is not drawn at an
-    # older position inside it.
-    latest = _latest_query(who).subquery()
-    # PostgreSQL writes each feature as JSON: thousands of vessels for the map in one read.
-    props = func.json_build_object(*[p for name in LATEST_PROPS for p in (name, latest.c[name])])
-    feature = func.json_build_object(
-        "type", "Feature",
-        "id", latest.c.mmsi,
-        "geometry", cast(latest.c.geometry, JSON),
-        "properties", props,
-    )  # fmt: skip
-    query = select(cast(feature, Text))
+    found = _Search(who)
+    query, latest, reg = found.query, found.latest, found.reg
     if box is not None:
         query = query.where(func.ST_Intersects(latest.c.geom, func.ST_MakeEnvelope(*box, 4326)))
+    if name:
+        query = query.where(found.name.ilike(f"%{_escape_like(name)}%", escape="\\"))
+    if mmsi:
+        prefixes = params.words("mmsi", mmsi)
+        for p in prefixes:
+            if not p.isdigit() or len(p) > 9:
+                raise params.bad("mmsi", mmsi, f"{p!r} is not an MMSI or MMSI prefix (1-9 digits)")
+        query = query.where(or_(*[latest.c.mmsi.startswith(p) for p in prefixes]))
+    if imo:
+        query = query.where(found.imo == imo)
+    if flag:
+        flags = params.words("flag", flag.upper())
+        for f in flags:
+            if len(f) != 2 or not f.isalpha():
+                raise params.bad("flag", flag, f"{f!r} is not an ISO 3166-1 alpha-2 code")
+        query = query.where(reg.c.flag.in_(flags))
+    if category:
+        query = query.where(reg.c.category.in_(params.words("category", category, CATEGORIES)))
     query = query.order_by(latest.c.observed_at.desc(), latest.c.mmsi).limit(limit)
     features = [orjson.Fragment(json) for json in db.execute(query).scalars()]
     return GeoJSONResponse(geojson.collection(features))
 
 
+class _Search:
+    """Each vessel's latest position `who` may see, with the registry's data it may see, as
+    GeoJSON written by PostgreSQL (thousands of vessels for the map in one read)."""
+
+    def __init__(self, who: Caller, mmsi: str | None = None) -> None:
+        # One row per vessel first, then any filter: a vessel that has left a box is not drawn
+        # at an older position inside it.
+        self.latest = latest = _latest_query(who, mmsi).subquery()
+        self.reg = reg = visible(select(*_REGISTRY), Vessel.__table__, who).subquery()
+        self.name = func.coalesce(reg.c.name, latest.c.name)
+        self.imo = func.coalesce(reg.c.imo, latest.c.imo)
+        values = {
+            **{key: latest.c[key] for key in LATEST_PROPS},
+            "name": self.name,
+            "imo": self.imo,
+            **{key: reg.c[key] for key in ("flag", "category", "call_sign", "ship_type")},
+        }
+        props = func.json_build_object(*[p for k, v in values.items() for p in (k, v)])
+        feature = func.json_build_object(
+            "type", "Feature",
+            "id", latest.c.mmsi,
+            "geometry", cast(latest.c.geometry, JSON),
+            "properties", props,
+        )  # fmt: skip
+        self.query: AnySelect = select(cast(feature, Text)).select_from(
+            latest.outerjoin(reg, reg.c.mmsi == latest.c.mmsi)
+        )
+
+
 @router.get("/{mmsi}", responses=_GEOJSON, summary="Latest known position of a vessel")
 def latest(mmsi: Mmsi, db: Db, who: Who) -> GeoJSONResponse:
-    row = _latest(db, mmsi, who)
-    if row is None:
+    json = db.execute(_Search(who, mmsi).query).scalar()
+    if json is None:
         raise NotFound(f"no position of vessel {mmsi}")
-    props = {name: row._mapping[name] for name in LATEST_PROPS}
-    return GeoJSONResponse(geojson.feature(mmsi, orjson.loads(row.geometry), props))
+    return GeoJSONResponse(orjson.Fragment(json))
 
 
 @router.get("/{mmsi}/track", responses=_GEOJSON, summary="Track of a vessel, oldest first")
