@@ -141,6 +141,9 @@ for id in "${NODES[@]}"; do
   seed=$((seed + 1))
   start "var/$id/sim.log" "$MDX" sim --config "infra/nodes/$id.toml" \
     --producer sim --seed "$seed" --rate 10
+  # Raw AIS: 4 h of history first (so the scripted behaviours are complete), then live.
+  start "var/$id/sim-ais.log" "$MDX" sim-ais --config "infra/nodes/$id.toml" \
+    --producer ais-sim --seed "$seed"
 done
 
 partners_note() {  # the link-health endpoint, where this version serves it

@@ -25,6 +25,7 @@ LEAVES = {
     "share run",
     "bridge config",
     "sim",
+    "sim-ais",
     "validate",
     "zones load",
     "zones check",

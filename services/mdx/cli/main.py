@@ -11,6 +11,7 @@ import typer
 from rich.console import Console
 
 from mdx.core.settings import NodeSettings, load_settings
+from mdx.sim.ais_cli import sim_ais
 
 if TYPE_CHECKING:
     from mdx.core.zones import ZoneError
@@ -242,6 +243,10 @@ def keys_init(config: ConfigOption = None) -> None:
         return
     keys.generate(path)
     console.print(f"created {path} and {keys.public_path(path)}")
+
+
+# Raw AIS traffic (NMEA) for the demo and benchmarks; see mdx.sim.ais_cli.
+app.command("sim-ais")(sim_ais)
 
 
 @app.command()
