@@ -134,3 +134,76 @@ def test_a_partner_sees_exactly_what_the_policy_releases(
     # The box applies to the position kcg may see, not to the withheld newer one.
     assert mmsis(kcg.get(f"{VESSELS}?bbox=149,39,151,41")) == []
     assert mmsis(kcg.get(f"{VESSELS}?bbox=139.15,35.15,139.25,35.25")) == ["431000003"]
+
+
+def static(mmsi: str, minute: int, **fields: Any) -> dict[str, Any]:
+    return {
+        "mmsi": mmsi,
+        "observed_at": iso(T0 + timedelta(minutes=minute)),
+        "source_type": "ais-terrestrial",
+        **fields,
+    }
+
+
+def test_search_by_registry_fields(client: TestClient, db: str, schemas: SchemaSet) -> None:
+    trawler, freighter, patrol = "440123450", "431004821", "412440127"
+    store(
+        db,
+        schemas,
+        (report(trawler, 1, 134.2, 38.1), OPEN),
+        (report(freighter, 2, 130.1, 34.0), OPEN),
+        (report(patrol, 3, 124.0, 36.0), OPEN),
+    )
+    save(
+        db,
+        [
+            # AIS 24 part A names the trawler, part B says what it is: one registry row.
+            accepted(schemas, "vessel", static(trawler, 4, name="DAE YANG 101"), "jcg", OPEN),
+            accepted(schemas, "vessel", static(trawler, 5, ship_type=30), "jcg", OPEN),
+            accepted(
+                schemas,
+                "vessel",
+                static(freighter, 6, name="HAKATA MARU", ship_type=70, imo="9074729"),
+                "jcg",
+                OPEN,
+            ),
+        ],
+    )
+
+    def found(**query: str) -> list[str]:
+        return mmsis(client.get(VESSELS, params=query))
+
+    assert found(name="dae yang") == [trawler]
+    assert found(name="MARU") == [freighter]
+    assert found(name="100%") == []  # LIKE wildcards are searched for, not obeyed
+    assert found(flag="KR") == [trawler]
+    assert found(flag="jp,cn") == [patrol, freighter]
+    assert found(category="fishing") == [trawler]
+    assert found(category="cargo,fishing") == [freighter, trawler]
+    assert found(imo="9074729") == [freighter]
+    assert found(mmsi="44") == [trawler]
+    assert found(mmsi="431004821,412") == [patrol, freighter]
+    [feature] = client.get(VESSELS, params={"mmsi": trawler}).json()["features"]
+    props = feature["properties"]
+    assert (props["name"], props["flag"], props["category"], props["ship_type"]) == (
+        "DAE YANG 101",
+        "KR",
+        "fishing",
+        30,
+    )
+    assert client.get(f"{VESSELS}/{trawler}").json() == feature
+    # Never reported static data: flag from the MID, category unknown.
+    [unnamed] = client.get(VESSELS, params={"mmsi": patrol}).json()["features"]
+    assert (unnamed["properties"]["flag"], unnamed["properties"]["category"]) == ("CN", "unknown")
+
+
+@pytest.mark.parametrize(
+    ("query", "parameter"),
+    [({"category": "whaler"}, "category"), ({"flag": "JPN"}, "flag"), ({"mmsi": "44x"}, "mmsi")],
+)
+def test_bad_search_parameters_are_400(
+    client: TestClient, query: dict[str, str], parameter: str
+) -> None:
+    r = client.get(VESSELS, params=query)
+    assert r.status_code == 400, r.text
+    assert [e["parameter"] for e in r.json()["errors"]] == [parameter]
