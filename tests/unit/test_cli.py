@@ -29,6 +29,7 @@ LEAVES = {
     "validate",
     "zones load",
     "zones check",
+    "feed run",
 }
 VALID_ENVELOPE = SCHEMA_DIR / "envelope/v1/examples/valid/incident-amber-strict.json"
 
@@ -71,7 +72,18 @@ def test_the_leaf_commands_are_exactly_these() -> None:
     leaves = {" ".join(path) for path in ALL if path and not _is_group(_command(path))}
     assert leaves == LEAVES
     groups = {" ".join(path) for path in ALL if path and _is_group(_command(path))}
-    assert groups == {"node", "ingest", "api", "broker", "db", "keys", "share", "bridge", "zones"}
+    assert groups == {
+        "node",
+        "ingest",
+        "api",
+        "broker",
+        "db",
+        "keys",
+        "share",
+        "bridge",
+        "zones",
+        "feed",
+    }
 
 
 @pytest.mark.parametrize("path", ALL, ids=lambda p: " ".join(p) or "mdx")
@@ -87,7 +99,7 @@ def test_help_works_and_states_the_purpose(runner: CliRunner, path: tuple[str, .
 
 
 @pytest.mark.parametrize(
-    "group", ["node", "ingest", "api", "broker", "db", "keys", "share", "bridge", "zones"]
+    "group", ["node", "ingest", "api", "broker", "db", "keys", "share", "bridge", "zones", "feed"]
 )
 def test_a_group_without_a_subcommand_shows_its_help(runner: CliRunner, group: str) -> None:
     result = runner.invoke(app, [group])

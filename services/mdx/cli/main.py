@@ -25,6 +25,7 @@ db_app = typer.Typer(help="The node's PostGIS database.", no_args_is_help=True)
 keys_app = typer.Typer(help="The node's Ed25519 signing key.", no_args_is_help=True)
 share_app = typer.Typer(help="The share service (partner links).", no_args_is_help=True)
 bridge_app = typer.Typer(help="Mosquitto bridges to the partners.", no_args_is_help=True)
+feed_app = typer.Typer(help="AIS TCP feeds (NMEA lines -> the broker).", no_args_is_help=True)
 zones_app = typer.Typer(help="The zones the node watches (infra/zones).", no_args_is_help=True)
 for sub, name in (
     (node_app, "node"),
@@ -36,6 +37,7 @@ for sub, name in (
     (share_app, "share"),
     (bridge_app, "bridge"),
     (zones_app, "zones"),
+    (feed_app, "feed"),
 ):
     app.add_typer(sub, name=name)
 
@@ -243,6 +245,37 @@ def keys_init(config: ConfigOption = None) -> None:
         return
     keys.generate(path)
     console.print(f"created {path} and {keys.public_path(path)}")
+
+
+@feed_app.command("run")
+def feed_run(
+    producer: Annotated[
+        str,
+        typer.Option(
+            help="Producer id: the [[feeds]] entry to run; lines go to mdx/v1/in/PRODUCER/ais."
+        ),
+    ],
+    config: ConfigOption = None,
+    connect: Annotated[
+        str | None,
+        typer.Option(help="host:port of a feed to dial (instead of the entry's address)."),
+    ] = None,
+    listen: Annotated[
+        str | None,
+        typer.Option(help="host:port to listen on for senders (instead of the entry's address)."),
+    ] = None,
+) -> None:
+    """Forward one AIS TCP feed's NMEA lines to the node's broker, batched, at QoS 1."""
+    from mdx.feed.config import select_feed
+    from mdx.feed.service import run
+
+    _logging()
+    settings = _settings(config)
+    try:
+        feed = select_feed(settings.feeds, producer, connect=connect, listen=listen)
+    except ValueError as e:
+        raise typer.BadParameter(str(e), param_hint="--producer/--connect/--listen") from None
+    run(settings, feed)
 
 
 # Raw AIS traffic (NMEA) for the demo and benchmarks; see mdx.sim.ais_cli.

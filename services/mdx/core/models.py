@@ -557,21 +557,47 @@ class DeadLetter(BaseModel):
     ]
 
 
-class NodeService(StrEnum):
-    ingest = "ingest"
-
-
 class Liveness(StrEnum):
     online = "online"
     offline = "offline"
+
+
+CountersAdditionalProperty = TypeAliasType(
+    "CountersAdditionalProperty", Annotated[int, Field(ge=0)]
+)
 
 
 class ServiceStatus(BaseModel):
     model_config = ConfigDict(
         extra="forbid",
     )
-    service: Annotated[NodeService, Field(title="NodeService")]
+    service: Annotated[
+        str,
+        Field(
+            description="ingest, or an AIS TCP feed as feed-{producer}.",
+            max_length=69,
+            pattern="^(ingest|feed-[A-Za-z0-9][A-Za-z0-9._-]{0,63})$",
+            title="NodeService",
+        ),
+    ]
     status: Annotated[Liveness, Field(title="Liveness")]
+    counters: Annotated[
+        dict[
+            Annotated[str, StringConstraints(pattern=r"^[a-z_]{1,32}$")],
+            CountersAdditionalProperty,
+        ]
+        | None,
+        Field(
+            description="Running totals since the service started (lines in, messages out, dropped, reconnects...).",
+            max_length=20,
+        ),
+    ] = None
+    time: Annotated[
+        AwareDatetime | None,
+        Field(
+            description="RFC 3339 date-time, profiled so every consumer's parser takes it: upper-case T and Z, seconds 00-59 (no leap second), at most 9 fraction digits, an offset always."
+        ),
+    ] = None
 
 
 class CustodyEntry(BaseModel):

@@ -10,8 +10,10 @@ import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+from mdx.feed.config import FeedConfig, unique_producers
 
 Tlp = Literal["CLEAR", "GREEN", "AMBER", "AMBER+STRICT", "RED"]
 
@@ -109,6 +111,14 @@ class NodeSettings(BaseSettings):
     zones: ZonesSection = ZonesSection()
     partners: list[PartnerSection] = Field(default_factory=list)
     trusted: list[TrustedNode] = Field(default_factory=list)
+    # AIS TCP feeds (TOML `[[feeds]]`): `mdx node run` runs `mdx feed run` for each.
+    feeds: list[FeedConfig] = Field(default_factory=list)
+
+    @field_validator("feeds")
+    @classmethod
+    def _one_feed_per_producer(cls, feeds: list[FeedConfig]) -> list[FeedConfig]:
+        unique_producers(feeds)
+        return feeds
 
     def partner(self, node_id: str) -> PartnerSection | None:
         return next((p for p in self.partners if p.id == node_id), None)

@@ -22,10 +22,17 @@ log = logging.getLogger("mdx.node")
 SERVICES = ("ingest", "share", "api")
 
 
+def _argv(service: str, config: Path) -> list[str]:
+    """`mdx <service> run`; an AIS feed runs as `feed:<producer>`."""
+    cli = [sys.executable, "-m", "mdx.cli.main"]
+    if service.startswith("feed:"):
+        producer = service.removeprefix("feed:")
+        return [*cli, "feed", "run", "--config", str(config), "--producer", producer]
+    return [*cli, service, "run", "--config", str(config)]
+
+
 def _spawn(service: str, config: Path) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(
-        [sys.executable, "-m", "mdx.cli.main", service, "run", "--config", str(config)]
-    )
+    return subprocess.Popen(_argv(service, config))
 
 
 def _start_broker(settings: NodeSettings) -> subprocess.Popen[bytes]:
@@ -52,7 +59,7 @@ def run(settings: NodeSettings, config: Path, own_broker: bool = True) -> None:
             proc.terminate()
             proc.wait(timeout=10)
         raise
-    for service in SERVICES:
+    for service in (*SERVICES, *(f"feed:{feed.producer}" for feed in settings.feeds)):
         procs[service] = _spawn(service, config)
     stopping = False
 
