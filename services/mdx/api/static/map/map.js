@@ -245,6 +245,10 @@
     dl.replaceChildren();
     dlRow(dl, "name", p.name);
     dlRow(dl, "mmsi", id);
+    dlRow(dl, "flag", p.flag);
+    dlRow(dl, "ship_category", p.category && t(`ship.${p.category}`));
+    dlRow(dl, "call_sign", p.call_sign);
+    dlRow(dl, "imo", p.imo);
     dlRow(dl, "sog", Number.isFinite(p.sog) ? `${p.sog} kn` : null);
     dlRow(dl, "cog", Number.isFinite(p.cog) ? `${p.cog}°` : null);
     dlRow(dl, "last_seen", p.observed_at);
