@@ -48,6 +48,7 @@ TABLES = (
     "vessel_latest",
     "vessels",
     "vessel_reports",
+    "ais_safety_messages",
     "incident_versions",
     "incidents",
     "dead_letters",

@@ -74,3 +74,14 @@ def test_gpsd_sample_lands_as_gpsd_decodes_it(
     assert sum("checksum mismatch" in r for r in reasons) == 2, reasons
     assert all(r.startswith("ais: ") for r in reasons), reasons
     assert scalar(url, "SELECT count(*) FROM dead_letters WHERE producer <> %s", PRODUCER) == 0
+    # Safety texts (types 12 and 14) kept for the detection service, as GPSD reads them.
+    texts = [(f"{g['mmsi']:09d}", g["text"]) for g in golden() if g["type"] in (12, 14)]
+    wait_for(
+        lambda: scalar(url, "SELECT count(*) FROM ais_safety_messages") == len(texts) == 10,
+        10,
+        "10 safety texts",
+    )
+    stored_texts = scalar(
+        url, "SELECT json_agg(json_build_array(mmsi, text) ORDER BY id) FROM ais_safety_messages"
+    )
+    assert [tuple(t) for t in stored_texts] == texts

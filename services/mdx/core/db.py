@@ -142,6 +142,26 @@ class Vessel(_Markings, Base):
     )
 
 
+class SafetyMessage(Base):
+    """AIS safety-related texts (types 12 and 14) as received: the detection service raises
+    distress incidents from broadcasts (SART/MOB/EPIRB devices also report positions)."""
+
+    __tablename__ = "ais_safety_messages"
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    producer: Mapped[str] = mapped_column(String(64))
+    mmsi: Mapped[str] = mapped_column(String(9))
+    msg_type: Mapped[int] = mapped_column(SmallInteger)
+    dest_mmsi: Mapped[str | None] = mapped_column(String(9))
+    text: Mapped[str] = mapped_column(Text)
+    observed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    received_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now()
+    )
+    raw: Mapped[str] = mapped_column(Text)
+    # A message delivered twice (MQTT redelivery, a replayed feed) is stored once.
+    digest: Mapped[bytes] = mapped_column(LargeBinary, unique=True)
+
+
 class IncidentVersion(_Markings, Base):
     """Every version of every incident as received; the custody record."""
 

@@ -222,6 +222,13 @@ ON CONFLICT DO NOTHING
 RETURNING id, received_at
 """
 
+_INSERT_SAFETY = """
+INSERT INTO ais_safety_messages (producer, mmsi, msg_type, dest_mmsi, text, observed_at, raw,
+                                 digest)
+VALUES (%s, %s, %s, %s, %s, %s, %s, %s)
+ON CONFLICT (digest) DO NOTHING
+"""
+
 _UPSERT_RECEIPT = """
 INSERT INTO producer_receipts (producer, seq, updated_at) VALUES (%s, %s, now())
 ON CONFLICT (producer) DO UPDATE SET seq = EXCLUDED.seq, updated_at = now()
@@ -267,6 +274,19 @@ def prepare(conn: psycopg.Connection[Any]) -> None:
 
 
 @dataclass(frozen=True, slots=True)
+class SafetyText:
+    """An AIS safety-related text (type 12/14) as decoded, kept for the detection service."""
+
+    producer: str
+    mmsi: str
+    msg_type: int
+    dest_mmsi: str | None
+    text: str
+    observed_at: datetime
+    raw: str
+
+
+@dataclass(frozen=True, slots=True)
 class Share:
     """One recipient of an accepted item, as the releasability policy decided it."""
 
@@ -285,6 +305,7 @@ def write_batch(
     bounced: Sequence[Bounced],
     receipts: dict[str, int] | None = None,
     route: Router | None = None,
+    safety: Sequence[SafetyText] = (),
 ) -> list[DeadLetterRow]:
     """Store a batch in one transaction, with the outbox rows of what it lets out; returns the
     dead letters it newly recorded."""
@@ -354,6 +375,12 @@ def write_batch(
                 for row in outbox:
                     copy.write_row(row)
             cur.execute(_INSERT_OUTBOX)
+        for t in safety:
+            digest = hashlib.sha256(f"{t.producer}\n{t.observed_at}\n{t.raw}".encode()).digest()
+            cur.execute(
+                _INSERT_SAFETY,
+                (t.producer, t.mmsi, t.msg_type, t.dest_mmsi, t.text, t.observed_at, t.raw, digest),
+            )
         for producer, seq in (receipts or {}).items():
             cur.execute(_UPSERT_RECEIPT, (producer, seq))
     return dead

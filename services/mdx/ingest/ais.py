@@ -5,8 +5,8 @@ mdx.vessel.v1) and is judged by the same intake rules, so AIS and JSON producers
 schema and one policy. A bad line is a verdict of its own, dead-lettered with its bytes and
 reason, and never takes the good lines of the same message with it. Reports without a usable
 position (`Skipped`) are counted, not dead-lettered: AIS sends them by design. Type 12/14
-safety texts are counted for now; distress devices (AIS-SART, MOB, EPIRB) report positions,
-which the detection service turns into SAR incidents.
+safety texts are kept as they are (store.SafetyText); the detection service raises distress
+incidents from broadcasts and from the positions of AIS-SART, MOB and EPIRB devices.
 """
 
 from __future__ import annotations
@@ -18,10 +18,18 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from mdx.ais import AisFeed, LineError, PositionReport, StaticReport, imo_valid
+from mdx.ais import (
+    AisFeed,
+    LineError,
+    PositionReport,
+    SafetyBroadcast,
+    StaticReport,
+    imo_valid,
+)
 from mdx.core import intake
 from mdx.core.envelope import make_envelope
 from mdx.core.intake import Accepted, IntakePolicy, Rejected
+from mdx.core.store import SafetyText
 
 log = logging.getLogger("mdx.ingest.ais")
 
@@ -32,10 +40,12 @@ SOURCE_TYPE = "ais-terrestrial"
 
 @dataclass(slots=True)
 class Judged:
-    """One verdict and the bytes it stands for (what a dead letter of it keeps)."""
+    """One verdict and the bytes it stands for (what a dead letter of it keeps), or a safety
+    text to keep (no verdict: it is not an item of its own)."""
 
-    verdict: Accepted | Rejected
+    verdict: Accepted | Rejected | None
     payload: bytes
+    safety: SafetyText | None = None
 
 
 @dataclass(slots=True)
@@ -56,8 +66,19 @@ class AisIntake:
             elif isinstance(item, PositionReport | StaticReport):
                 kind, data = _position(item) if isinstance(item, PositionReport) else _static(item)
                 out.append(self._envelope(producer, kind, data, item.raw, item.observed_at))
-            else:  # Skipped, SafetyBroadcast
-                self.skipped[type(item).__name__] += 1
+            elif isinstance(item, SafetyBroadcast):
+                text = SafetyText(
+                    producer,
+                    item.mmsi,
+                    item.msg_type,
+                    item.dest_mmsi,
+                    item.text,
+                    item.observed_at,
+                    "\n".join(item.raw),
+                )
+                out.append(Judged(None, text.raw.encode(), text))
+            else:
+                self.skipped[item.reason] += 1
         return out
 
     def _envelope(

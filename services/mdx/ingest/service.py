@@ -148,7 +148,12 @@ class IngestService:
             for m, j in judged
             if isinstance(j.verdict, Rejected)
         ]
-        seqs = [(j.verdict.producer, j.verdict.seq) for _, j in judged if j.verdict.seq is not None]
+        seqs = [
+            (j.verdict.producer, j.verdict.seq)
+            for _, j in judged
+            if j.verdict is not None and j.verdict.seq is not None
+        ]
+        safety = [j.safety for _, j in judged if j.safety is not None]
         receipts = self.tracker.preview(seqs)
         try:
             dead = store.write_batch(
@@ -157,11 +162,12 @@ class IngestService:
                 bounced,
                 receipts,
                 route=self.route,
+                safety=safety,
             )
         except _REFUSED as e:
             # One message the database refuses must not block the batch around it.
             log.warning("batch refused by the database (%s); storing one by one", e)
-            dead = store.write_batch(conn, [], bounced, receipts)
+            dead = store.write_batch(conn, [], bounced, receipts, safety=safety)
             for m, j in accepted:
                 dead += self._store_or_bounce(conn, m, cast(Accepted, j.verdict), j.payload)
         # Committed: only now may the broker forget these messages.
