@@ -30,6 +30,7 @@ LEAVES = {
     "zones load",
     "zones check",
     "feed run",
+    "detect run",
 }
 VALID_ENVELOPE = SCHEMA_DIR / "envelope/v1/examples/valid/incident-amber-strict.json"
 
@@ -83,6 +84,7 @@ def test_the_leaf_commands_are_exactly_these() -> None:
         "bridge",
         "zones",
         "feed",
+        "detect",
     }
 
 
@@ -99,7 +101,8 @@ def test_help_works_and_states_the_purpose(runner: CliRunner, path: tuple[str, .
 
 
 @pytest.mark.parametrize(
-    "group", ["node", "ingest", "api", "broker", "db", "keys", "share", "bridge", "zones", "feed"]
+    "group",
+    ["node", "ingest", "api", "broker", "db", "keys", "share", "bridge", "zones", "feed", "detect"],
 )
 def test_a_group_without_a_subcommand_shows_its_help(runner: CliRunner, group: str) -> None:
     result = runner.invoke(app, [group])

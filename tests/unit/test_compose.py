@@ -62,8 +62,8 @@ MOSQUITTO_DATA = "/mosquitto/data"
 DB_PORT = 5432
 
 # The services of one node, by role (the service is named `<node>-<role>`).
-ROLES = ("db", "bridges", "broker", "migrate", "ingest", "share", "api", "sim")
-MDX_ROLES = {"bridges", "migrate", "ingest", "share", "api", "sim"}
+ROLES = ("db", "bridges", "broker", "migrate", "ingest", "share", "api", "detect", "sim", "ais")
+MDX_ROLES = {"bridges", "migrate", "ingest", "share", "api", "detect", "sim", "ais"}
 # One-shot: the services that wait for them need them to have completed.
 ONCE_ROLES = {"bridges", "migrate"}
 # migrate and bridges run once; sim is a load generator nothing waits for.
@@ -90,7 +90,9 @@ EXPECTED_DEPENDS_ON = {
     "ingest": READY,
     "share": {**READY, KEYS: "service_completed_successfully"},
     "api": {**READY, KEYS: "service_completed_successfully"},
+    "detect": READY,
     "sim": {"broker": "service_healthy", "ingest": "service_started"},
+    "ais": {"broker": "service_healthy", "ingest": "service_started"},
 }
 # The simulators, as `make demo` runs them locally (infra/scripts/demo.sh).
 SIM_SEEDS = {"jcg": "1", "kcg": "2", "uscg": "3"}

@@ -18,7 +18,7 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGE = ROOT / "services" / "mdx"
-SERVICES = ("ingest", "api", "sim", "feed")
+SERVICES = ("ingest", "api", "sim", "feed", "detect")
 SERVICE_PACKAGES = ("mdx.ingest", "mdx.api", "mdx.sim", "mdx.node", "mdx.cli")
 # Calls that read settings or open connections; dotted names after resolving imports.
 IMPORT_TIME_FORBIDDEN = (

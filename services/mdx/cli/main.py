@@ -25,6 +25,9 @@ db_app = typer.Typer(help="The node's PostGIS database.", no_args_is_help=True)
 keys_app = typer.Typer(help="The node's Ed25519 signing key.", no_args_is_help=True)
 share_app = typer.Typer(help="The share service (partner links).", no_args_is_help=True)
 bridge_app = typer.Typer(help="Mosquitto bridges to the partners.", no_args_is_help=True)
+detect_app = typer.Typer(
+    help="Behaviour detection: candidate incidents from vessel traffic.", no_args_is_help=True
+)
 feed_app = typer.Typer(help="AIS TCP feeds (NMEA lines -> the broker).", no_args_is_help=True)
 zones_app = typer.Typer(help="The zones the node watches (infra/zones).", no_args_is_help=True)
 for sub, name in (
@@ -38,6 +41,7 @@ for sub, name in (
     (bridge_app, "bridge"),
     (zones_app, "zones"),
     (feed_app, "feed"),
+    (detect_app, "detect"),
 ):
     app.add_typer(sub, name=name)
 
@@ -245,6 +249,16 @@ def keys_init(config: ConfigOption = None) -> None:
         return
     keys.generate(path)
     console.print(f"created {path} and {keys.public_path(path)}")
+
+
+@detect_app.command("run")
+def detect_run(config: ConfigOption = None) -> None:
+    """Raise and update candidate incidents (going dark, encounters, foreign fishing,
+    loitering, distress) from the positions the node holds, as producer `detect`."""
+    from mdx.detect.service import serve
+
+    _logging()
+    serve(_settings(config))
 
 
 @feed_app.command("run")

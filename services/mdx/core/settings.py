@@ -13,6 +13,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+from mdx.detect.settings import DetectSettings
 from mdx.feed.config import FeedConfig, unique_producers
 
 Tlp = Literal["CLEAR", "GREEN", "AMBER", "AMBER+STRICT", "RED"]
@@ -111,6 +112,8 @@ class NodeSettings(BaseSettings):
     zones: ZonesSection = ZonesSection()
     partners: list[PartnerSection] = Field(default_factory=list)
     trusted: list[TrustedNode] = Field(default_factory=list)
+    # Behaviour detection over the positions the node holds (TOML `[detect]`).
+    detect: DetectSettings = DetectSettings()
     # AIS TCP feeds (TOML `[[feeds]]`): `mdx node run` runs `mdx feed run` for each.
     feeds: list[FeedConfig] = Field(default_factory=list)
 

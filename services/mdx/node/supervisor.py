@@ -19,7 +19,7 @@ from mdx.node import bridges, broker
 
 log = logging.getLogger("mdx.node")
 
-SERVICES = ("ingest", "share", "api")
+SERVICES = ("ingest", "share", "api", "detect")
 
 
 def _argv(service: str, config: Path) -> list[str]:
