@@ -23,7 +23,7 @@ from mdx.core.intake import Accepted
 from mdx.core.schemas import SchemaSet
 from mdx.core.settings import NodeSettings
 from mdx.detect import reader
-from mdx.detect.model import Detection, Fix
+from mdx.detect.model import Detection, Fix, Thresholds
 from mdx.detect.publish import change, namespace
 from mdx.detect.reader import Tracks
 from mdx.detect.service import DetectService
@@ -334,6 +334,23 @@ def test_distress_alerts_raise_a_sar_incident_and_update_it(
     assert service.run_once(at(90)).vessels == 0
 
 
+WITNESS = "431000999"
+
+
+def test_a_silent_feed_makes_no_vessel_dark(
+    service: DetectService, schemas: SchemaSet, db: str
+) -> None:
+    # Every vessel stops at once (the receiver, not the vessels): nobody is dark, however late.
+    write(
+        db,
+        [
+            fix(schemas, DARK, at(i * 50 / 9), *offset(*SEA_OF_JAPAN, east_m=i * 800), sog=8.0)
+            for i in range(10)
+        ],
+    )
+    assert service.run_once(at(50 + 180)).detections == []
+
+
 def test_going_dark_after_regular_reports(
     service: DetectService, schemas: SchemaSet, db: str
 ) -> None:
@@ -343,6 +360,15 @@ def test_going_dark_after_regular_reports(
         [
             fix(schemas, DARK, at(i * last / 9), *offset(*SEA_OF_JAPAN, east_m=i * 800), sog=8.0)
             for i in range(10)
+        ],
+    )
+    # Another vessel keeps reporting: the feed is alive, so the silence is the vessel's own
+    # (the rules judge by the data's clock, not the wall clock).
+    write(
+        db,
+        [
+            fix(schemas, WITNESS, at(m), *offset(*SEA_OF_JAPAN, north_m=20_000 + m * 250), sog=8.0)
+            for m in range(0, 135, 5)
         ],
     )
     assert service.run_once(at(last + 50)).detections == []
@@ -378,6 +404,33 @@ def test_going_dark_after_regular_reports(
     assert f"it reported again at {at(last + 80):%Y-%m-%d %H:%M} UTC" in data["description"]
     assert data["title"].startswith("AIS gap of 1 h 20 min:")
     assert service.run_once(at(last + 82)).published == 0
+
+
+def test_an_episode_longer_than_the_window_keeps_its_incident(
+    ingest: None, settings: NodeSettings, schemas: SchemaSet, db: str
+) -> None:
+    # A 2.5 h window (loitering's minimum made to fit) over 4 h of trawling: by the third
+    # cycle the rule sees the episode start later than it did; it stays one incident.
+    config = DetectSettings(window_h=2.5, thresholds=Thresholds(loiter_min_minutes=60))
+    svc = DetectService(settings, config)
+    svc.start()
+    try:
+        write(db, [static(schemas, KR_TRAWLER, "DAE HO 7", 30)])
+        write(db, trawl(schemas, KR_TRAWLER, -120, 240, SEA_OF_JAPAN))
+        assert [svc.run_once(at(m)).published for m in (-60, 0, 60, 120)] == [1, 1, 1, 1]
+        assert svc.flush(WAIT_S)
+    finally:
+        svc.close()
+    ((version, data),) = rows(db, "SELECT version, data FROM incidents")
+    det = data["detection"]
+    assert version == 4
+    assert (
+        det["key"] == f"foreign_fishing:{KR_TRAWLER}:jp-eez-sea-of-japan:{at(-120):%Y%m%dT%H%M%SZ}"
+    )
+    assert (det["started_at"], det["last_seen_at"]) == (iso(at(-120)), iso(at(119)))
+    assert det["evidence"][0]["observed_at"] == iso(at(-120)) and len(det["evidence"]) <= 50
+    assert det["facts"]["minutes"] == 239.0
+    assert "at fishing speed for 3 h 59 min" in data["title"]
 
 
 def test_the_service_runs_both_loops_until_stopped(

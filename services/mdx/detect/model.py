@@ -147,7 +147,7 @@ class Zone:
 
 
 class Thresholds(BaseModel):
-    """Tuning of every rule; the node's TOML `[detect]` section. Minutes, metres, knots."""
+    """Tuning of every rule; the node's TOML `[detect.thresholds]`. Minutes, metres, knots."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 

@@ -47,6 +47,7 @@ OWNED: Final = frozenset(
         "note",
     }
 )
+MAX_TITLE: Final = 200
 MAX_FACTS: Final = 20
 MAX_EVIDENCE: Final = 50
 MAX_VESSELS: Final = 50
@@ -175,7 +176,7 @@ def incident_data(
         version=version,
         category=d.category,
         status=status,
-        title=d.title,
+        title=d.title if len(d.title) <= MAX_TITLE else d.title[: MAX_TITLE - 1] + "\u2026",
         description=describe(d, vessels, zones, thresholds),
         location={"type": "Point", "coordinates": [d.lon, d.lat]},
         observed_at=iso(d.last_seen_at),

@@ -114,7 +114,7 @@ class DetectService:
         self.window = timedelta(hours=self.config.window_h)
         self.thresholds = self.config.thresholds
         self.tracks = Tracks(self.window)
-        self.zones = ZoneCache()
+        self.zones = ZoneCache(node=self.node)
         self.publisher = publisher
         self._producer: Producer | None = None
         self._lock = threading.RLock()
@@ -236,7 +236,11 @@ class DetectService:
         previous = self._previous(stored)
 
         rules_started = time.perf_counter()
-        found = run_all(fixes, vessels, self.zones.index, now, t)
+        # The rules judge by the data's own clock: while a backlog or a feed's history is being
+        # stored (positions arriving late, in time order), or when every feed has stopped, no
+        # vessel looks dark just because nothing newer is stored yet.
+        clock = min(now, max((track[-1].at for track in fixes.values()), default=now))
+        found = run_all(fixes, vessels, self.zones.index, clock, t)
         rules_s = time.perf_counter() - rules_started
         # A vessel dark for nearly the whole window has lost reports of its prior hour to the
         # window's edge: its figures only shrink; an open incident stands as last published.
@@ -258,7 +262,7 @@ class DetectService:
             gap,
             t.max_evidence,
         )
-        found = _one_per_key([*steady, *carried])
+        found = _one_per_key([*steady, *map(_whole_duration, carried)])
         ids = {d.incident_id(self.namespace) for d in found}
         found += _resumed(previous, fixes, ids)
 
@@ -475,6 +479,22 @@ class DetectService:
 def _latest_of(mmsi: str, stored: Iterable[Stored]) -> Detection | None:
     found = [d for s in stored if (d := detection_of(s.data)) is not None and d.mmsis == (mmsi,)]
     return max(found, key=lambda d: d.last_seen_at, default=None)
+
+
+_DURATION = re.compile(r"\bfor (?:\d+ h \d+ min|\d+ h|\d+ min)\b")
+
+
+def _whole_duration(d: Detection) -> Detection:
+    """A detection carried over to an earlier start, with the duration in its title and facts
+    counted from that start (the rule counted from the start it could see)."""
+    minutes = d.duration_minutes
+    if "minutes" not in d.facts or abs(float(d.facts["minutes"]) - minutes) < 0.5:
+        return d
+    return dataclasses.replace(
+        d,
+        title=_DURATION.sub(f"for {fmt_duration(minutes)}", d.title, count=1),
+        facts={**d.facts, "minutes": round(minutes, 1)},
+    )
 
 
 def _one_per_key(found: Sequence[Detection]) -> list[Detection]:
