@@ -280,9 +280,7 @@ def watched_by(zones: Sequence[Zone], node: str) -> tuple[Zone, ...]:
         log.warning("no area of responsibility of %s among the zones: watching them all", node)
         return tuple(zones)
     return tuple(
-        z
-        for z in zones
-        if z.authority == node or z.state in states or states & z.agreement_states
+        z for z in zones if z.authority == node or z.state in states or states & z.agreement_states
     )
 
 
