@@ -540,3 +540,27 @@ def test_a_new_version_only_for_a_change_of_substance() -> None:
     assert change(grown, old) is not None
     same_minute = dataclasses.replace(grown, last_seen_at=at(9.5))
     assert change(same_minute, old) is None
+
+
+def broadcast(db: str, mmsi: str, minutes: float, text: str) -> None:
+    line = f"!AIVDM,1,1,,A,test-{mmsi}-{minutes},0*00"  # kept as received; not decoded again
+    safety = store.SafetyText("rx1", mmsi, 14, None, text, at(minutes), line)
+    with store.connect(db) as conn:
+        store.write_batch(conn, [], [], safety=[safety])
+
+
+def test_a_broadcast_calling_for_help_raises_distress_at_the_senders_position(
+    service: DetectService, schemas: SchemaSet, db: str
+) -> None:
+    caller, chatter = "431000555", "431000556"
+    lon, lat = 139.8, 34.6
+    write(db, [fix(schemas, caller, at(0), lon, lat), fix(schemas, chatter, at(0), lon + 1, lat)])
+    broadcast(db, caller, 1, "MOB MAN OVERBOARD")
+    broadcast(db, chatter, 1, "NAV WARNING BUOY ADRIFT")
+    assert service.run_distress_once() == 1
+    assert service.run_distress_once() == 0  # each broadcast is handled once
+    wait_for(lambda: incidents_naming(db, caller) == 1, WAIT_S, lambda: dead_letters(db))
+    assert incidents_naming(db, chatter) == 0
+    [(data,)] = rows(db, "SELECT data FROM incidents")
+    assert (data["category"], data["detection"]["rule"]) == ("sar", "distress")
+    assert data["location"]["coordinates"] == [lon, lat]  # where the caller was last seen

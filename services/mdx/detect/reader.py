@@ -351,6 +351,29 @@ def read_distress(
     return [DistressRow(*row) for row in rows]
 
 
+_BROADCASTS = """
+SELECT id, mmsi, observed_at, text FROM ais_safety_messages
+WHERE msg_type = 14 AND id > %(after)s AND observed_at > %(since)s
+ORDER BY id
+"""
+
+
+@dataclass(frozen=True, slots=True)
+class Broadcast:
+    """An AIS safety broadcast (type 14) as ingest kept it."""
+
+    id: int
+    mmsi: str
+    at: datetime
+    text: str
+
+
+def read_broadcasts(conn: psycopg.Connection[Any], since: datetime, after: int) -> list[Broadcast]:
+    """Safety broadcasts observed after `since` with ids above `after`, in the order stored."""
+    rows = conn.execute(_BROADCASTS, {"since": since, "after": after})
+    return [Broadcast(*row) for row in rows]
+
+
 def database_now(conn: psycopg.Connection[Any]) -> datetime:
     row = conn.execute("SELECT now()").fetchone()
     assert row is not None

@@ -53,6 +53,7 @@ from mdx.detect.reader import (
     connect,
     database_now,
     last_known,
+    read_broadcasts,
     read_distress,
     read_incidents,
     read_vessels,
@@ -69,6 +70,14 @@ DISTRESS_KINDS: Final = {"970": "ais-sart", "972": "mob", "974": "epirb"}
 # test (an active one sends 14).
 NAV_STATUS_TEST: Final = 15
 _AT = attrgetter("at")
+
+
+# A type 14 broadcast calls for help when it says so; other safety texts (navigational
+# warnings, tests) raise nothing.
+DISTRESS_TEXT = re.compile(
+    r"\b(MOB|MAN OVERBOARD|MAYDAY|SOS|SART|EPIRB|DISTRESS|SINKING|ABANDON(ING)? SHIP|FIRE)\b",
+    re.IGNORECASE,
+)
 
 
 class Publisher(Protocol):
@@ -126,6 +135,7 @@ class DetectService:
         # Distress rows already handled (id -> received_at) and the database time of the read.
         self._distress_seen: dict[int, datetime] = {}
         self._distress_read_at: datetime | None = None
+        self._broadcast_after = 0  # id of the last safety broadcast handled
         self._conn: psycopg.Connection[Any] | None = None
         self._distress_conn: psycopg.Connection[Any] | None = None
         self.stopping = threading.Event()
@@ -405,11 +415,28 @@ class DetectService:
                 kind = DISTRESS_KINDS[r.mmsi[:3]]
                 published += self._handle(conn, r.mmsi, kind, r.at, r.lon, r.lat, None)[1]
             self._distress_seen[r.id] = r.received_at
+        published += self._broadcasts(conn, now)
         # Only now, all handled: a failure above reads the same rows again next time.
         self._distress_read_at = read_at
         horizon = read_at - timedelta(seconds=LAG_S)
         for row_id in [i for i, at in self._distress_seen.items() if at <= horizon]:
             del self._distress_seen[row_id]
+        return published
+
+    def _broadcasts(self, conn: psycopg.Connection[Any], now: datetime) -> int:
+        """Type 14 broadcasts that call for help (MOB, MAYDAY, SART ...), each through the
+        same distress rule, placed at the sender's last known position."""
+        with conn.transaction():
+            found = read_broadcasts(conn, now - self.window, self._broadcast_after)
+        published = 0
+        for b in found:
+            if DISTRESS_TEXT.search(b.text):
+                published += self._handle(
+                    conn, b.mmsi, "safety-broadcast", b.at, None, None, b.text
+                )[1]
+            else:
+                log.info("safety broadcast from %s is not a call for help: %r", b.mmsi, b.text)
+            self._broadcast_after = b.id
         return published
 
     def handle_distress(
