@@ -154,7 +154,7 @@ def _poll(engine: Engine, who: Caller, opts: Options, cursor: Cursor) -> tuple[l
         iv = row.stream_id
         events.append(("incident", incident_query.to_feature(row, who), Cursor(iv, cursor.p)))
     for row in _last_per(positions, "mmsi"):
-        props = {name: row._mapping[name] for name in _POSITION_PROPS}
+        props = {name: row._mapping[name] for name in (*_POSITION_PROPS, *vessels.REGISTRY_PROPS)}
         doc = feature(row.mmsi, orjson.loads(row.geometry), props)
         events.append(("position", doc, Cursor(iv, row.stream_id)))
     return events, len(incidents) == BATCH or len(positions) == BATCH
@@ -183,8 +183,22 @@ def _incident_query(who: Caller, opts: Options, after: int) -> Any:
 
 
 def _position_query(who: Caller, after: int) -> Any:
-    columns = [getattr(Position, name) for name in _POSITION_PROPS]
-    query = select(
-        Position.id.label("stream_id"), *columns, func.ST_AsGeoJSON(Position.geom).label("geometry")
-    ).where(Position.id > after)
+    # The registry's data beside the position, as the vessel endpoint gives it.
+    reg = vessels.registry(who)
+    columns = [
+        *(getattr(Position, name) for name in _POSITION_PROPS if name not in ("name", "imo")),
+        func.coalesce(reg.c.name, Position.name).label("name"),
+        func.coalesce(reg.c.imo, Position.imo).label("imo"),
+        *(reg.c[name] for name in vessels.REGISTRY_PROPS),
+    ]
+    query = (
+        select(
+            Position.id.label("stream_id"),
+            *columns,
+            func.ST_AsGeoJSON(Position.geom).label("geometry"),
+        )
+        .select_from(Position)
+        .outerjoin(reg, reg.c.mmsi == Position.mmsi)
+        .where(Position.id > after)
+    )
     return visible(query, Position.__table__, who).order_by(Position.id).limit(BATCH)

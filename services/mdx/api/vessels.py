@@ -116,6 +116,14 @@ def listing(
     return GeoJSONResponse(geojson.collection(features))
 
 
+REGISTRY_PROPS = ("flag", "category", "call_sign", "ship_type")
+
+
+def registry(who: Caller) -> Any:
+    """The registry rows `who` may see, as a subquery to join on mmsi."""
+    return visible(select(*_REGISTRY), Vessel.__table__, who).subquery()
+
+
 class _Search:
     """Each vessel's latest position `who` may see, with the registry's data it may see, as
     GeoJSON written by PostgreSQL (thousands of vessels for the map in one read)."""
@@ -124,14 +132,14 @@ class _Search:
         # One row per vessel first, then any filter: a vessel that has left a box is not drawn
         # at an older position inside it.
         self.latest = latest = _latest_query(who, mmsi).subquery()
-        self.reg = reg = visible(select(*_REGISTRY), Vessel.__table__, who).subquery()
+        self.reg = reg = registry(who)
         self.name = func.coalesce(reg.c.name, latest.c.name)
         self.imo = func.coalesce(reg.c.imo, latest.c.imo)
         values = {
             **{key: latest.c[key] for key in LATEST_PROPS},
             "name": self.name,
             "imo": self.imo,
-            **{key: reg.c[key] for key in ("flag", "category", "call_sign", "ship_type")},
+            **{key: reg.c[key] for key in REGISTRY_PROPS},
         }
         props = func.json_build_object(*[p for k, v in values.items() for p in (k, v)])
         feature = func.json_build_object(

@@ -58,7 +58,7 @@ from mdx.detect.reader import (
     read_incidents,
     read_vessels,
 )
-from mdx.detect.settings import DetectSettings, detect_settings
+from mdx.detect.settings import DetectSettings
 
 log = logging.getLogger("mdx.detect")
 
@@ -117,7 +117,7 @@ class DetectService:
         publisher: Publisher | None = None,
     ) -> None:
         self.settings = settings
-        self.config = config or detect_settings(settings)
+        self.config = config or settings.detect
         self.node = settings.node.id
         self.namespace = namespace(self.node)
         self.window = timedelta(hours=self.config.window_h)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Self
+from typing import Self
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -39,9 +39,3 @@ class DetectSettings(BaseModel):
                 f"{needed:.0f} min of positions; make it longer than {needed / 60:.1f} h"
             )
         return self
-
-
-def detect_settings(settings: Any) -> DetectSettings:
-    """The `[detect]` section of node settings, or the defaults when they have none."""
-    found = getattr(settings, "detect", None)
-    return found if isinstance(found, DetectSettings) else DetectSettings()
