@@ -7,6 +7,7 @@ PostgreSQL must be reachable (MDX_TEST_PG, default the local server over TCP wit
 from __future__ import annotations
 
 import os
+import random
 import shutil
 import socket
 import subprocess
@@ -26,10 +27,23 @@ from mdx.node import broker
 PG_ADMIN = os.environ.get("MDX_TEST_PG", "postgresql+psycopg://mdx:mdx@127.0.0.1:5432/postgres")
 
 
+# Below Linux's ephemeral range (32768-60999): a port the OS hands out for binding is also one
+# it may give a moment later to an outgoing connection (to PostgreSQL, a broker) as its source
+# port, and the service meant to listen on it then fails with "address already in use".
+_PORTS = range(20000, 32000)
+
+
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+    """A port nothing listens on, outside the range outgoing connections take theirs from."""
+    for _ in range(200):
+        port = random.choice(_PORTS)
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError(f"no free port in {_PORTS}")
 
 
 @pytest.fixture(scope="session")

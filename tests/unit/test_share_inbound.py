@@ -16,7 +16,6 @@ from mdx.core.keys import NodeKeys
 from mdx.core.schemas import SchemaSet
 from mdx.share.inbound import Reorder, judge
 
-NOW = datetime.now(UTC)
 JCG, KCG = Ed25519PrivateKey.generate(), Ed25519PrivateKey.generate()
 AT_KCG = NodeKeys("kcg", KCG, {"jcg": JCG.public_key(), "kcg": KCG.public_key()})
 TOPIC = "mdx/v1/share/jcg/kcg"
@@ -43,7 +42,8 @@ def sealed(envelope: dict[str, Any], seq: int) -> bytes:
         seq=seq,
         custody=[],
         key=JCG,
-        now=NOW,
+        # Sealed as the test runs: a time taken at import would expire in a long test session.
+        now=datetime.now(UTC),
         validity_s=600,
     )
 

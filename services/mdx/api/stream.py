@@ -25,7 +25,6 @@ from sqlalchemy import Engine, and_, func, select
 
 from mdx.api import incident_query, params, vessels
 from mdx.api.deps import Res, Who
-from mdx.api.geojson import feature
 from mdx.api.visibility import Caller, visible
 from mdx.core.db import Incident, IncidentVersion, Position
 
@@ -37,8 +36,6 @@ KEEPALIVE_S = 15.0
 BATCH = 500
 KINDS = frozenset({"incident", "position"})
 _CURSOR = re.compile(r"^iv:(\d{1,19}),p:(\d{1,19})$")
-# A position event carries the same properties as GET /api/v1/vessels/{mmsi}.
-_POSITION_PROPS = vessels.LATEST_PROPS
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,7 +129,8 @@ def _now(engine: Engine) -> Cursor:
     return Cursor(int(iv), int(p))
 
 
-Event = tuple[str, dict[str, Any], Cursor]
+# A feature as a dict (incidents) or as JSON PostgreSQL wrote (positions).
+Event = tuple[str, dict[str, Any] | orjson.Fragment, Cursor]
 
 
 def _poll(engine: Engine, who: Caller, opts: Options, cursor: Cursor) -> tuple[list[Event], bool]:
@@ -154,9 +152,7 @@ def _poll(engine: Engine, who: Caller, opts: Options, cursor: Cursor) -> tuple[l
         iv = row.stream_id
         events.append(("incident", incident_query.to_feature(row, who), Cursor(iv, cursor.p)))
     for row in _last_per(positions, "mmsi"):
-        props = {name: row._mapping[name] for name in (*_POSITION_PROPS, *vessels.REGISTRY_PROPS)}
-        doc = feature(row.mmsi, orjson.loads(row.geometry), props)
-        events.append(("position", doc, Cursor(iv, row.stream_id)))
+        events.append(("position", orjson.Fragment(row.json), Cursor(iv, row.stream_id)))
     return events, len(incidents) == BATCH or len(positions) == BATCH
 
 
@@ -183,20 +179,11 @@ def _incident_query(who: Caller, opts: Options, after: int) -> Any:
 
 
 def _position_query(who: Caller, after: int) -> Any:
-    # The registry's data beside the position, as the vessel endpoint gives it.
+    # The same Feature as the vessel endpoint gives, registry data included.
     reg = vessels.registry(who)
-    columns = [
-        *(getattr(Position, name) for name in _POSITION_PROPS if name not in ("name", "imo")),
-        func.coalesce(reg.c.name, Position.name).label("name"),
-        func.coalesce(reg.c.imo, Position.imo).label("imo"),
-        *(reg.c[name] for name in vessels.REGISTRY_PROPS),
-    ]
+    feature, _, _ = vessels.feature_json(Position, reg)
     query = (
-        select(
-            Position.id.label("stream_id"),
-            *columns,
-            func.ST_AsGeoJSON(Position.geom).label("geometry"),
-        )
+        select(Position.id.label("stream_id"), Position.mmsi, feature.label("json"))
         .select_from(Position)
         .outerjoin(reg, reg.c.mmsi == Position.mmsi)
         .where(Position.id > after)

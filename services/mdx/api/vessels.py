@@ -124,31 +124,38 @@ def registry(who: Caller) -> Any:
     return visible(select(*_REGISTRY), Vessel.__table__, who).subquery()
 
 
+def feature_json(pos: Any, reg: Any) -> tuple[Any, Any, Any]:
+    """A vessel Feature as JSON text written by PostgreSQL, from a position's columns `pos`
+    (a positions-like table or subquery) joined to the registry `reg`; with the name and IMO
+    expressions for filters. The vessel list, one vessel and the live stream all use it."""
+    name = func.coalesce(reg.c.name, pos.name)
+    imo = func.coalesce(reg.c.imo, pos.imo)
+    values = {
+        **{key: getattr(pos, key) for key in LATEST_PROPS},
+        "name": name,
+        "imo": imo,
+        **{key: reg.c[key] for key in REGISTRY_PROPS},
+    }
+    props = func.json_build_object(*[p for k, v in values.items() for p in (k, v)])
+    feature = func.json_build_object(
+        "type", "Feature",
+        "id", pos.mmsi,
+        "geometry", cast(func.ST_AsGeoJSON(pos.geom), JSON),
+        "properties", props,
+    )  # fmt: skip
+    return cast(feature, Text), name, imo
+
+
 class _Search:
-    """Each vessel's latest position `who` may see, with the registry's data it may see, as
-    GeoJSON written by PostgreSQL (thousands of vessels for the map in one read)."""
+    """Each vessel's latest position `who` may see, with the registry's data it may see."""
 
     def __init__(self, who: Caller, mmsi: str | None = None) -> None:
         # One row per vessel first, then any filter: a vessel that has left a box is not drawn
         # at an older position inside it.
         self.latest = latest = _latest_query(who, mmsi).subquery()
         self.reg = reg = registry(who)
-        self.name = func.coalesce(reg.c.name, latest.c.name)
-        self.imo = func.coalesce(reg.c.imo, latest.c.imo)
-        values = {
-            **{key: latest.c[key] for key in LATEST_PROPS},
-            "name": self.name,
-            "imo": self.imo,
-            **{key: reg.c[key] for key in REGISTRY_PROPS},
-        }
-        props = func.json_build_object(*[p for k, v in values.items() for p in (k, v)])
-        feature = func.json_build_object(
-            "type", "Feature",
-            "id", latest.c.mmsi,
-            "geometry", cast(latest.c.geometry, JSON),
-            "properties", props,
-        )  # fmt: skip
-        self.query: AnySelect = select(cast(feature, Text)).select_from(
+        feature, self.name, self.imo = feature_json(latest.c, reg)
+        self.query: AnySelect = select(feature).select_from(
             latest.outerjoin(reg, reg.c.mmsi == latest.c.mmsi)
         )
 
