@@ -53,8 +53,7 @@ def database_url() -> Iterator[str]:
     url = make_url(PG_ADMIN).set(database=name).render_as_string(hide_password=False)
     migrate.upgrade(url)
     yield url
-    with psycopg.connect(store.libpq_dsn(PG_ADMIN), autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    migrate.drop_database(url)
 
 
 TABLES = (

@@ -5,7 +5,7 @@
 #
 # Uses Docker Compose where a Docker engine and its compose plugin work (docker-compose.yml),
 # the local packages otherwise (MDX_DEMO_DOCKER=no forces the local path). Locally:
-#   mdx keys init / mdx db migrate   for each node (both do nothing when already done)
+#   mdx keys init / mdx db reset     for each node (MDX_DEMO_KEEP=yes: mdx db migrate instead)
 #   mdx node run                     per node, in the background  -> var/<node>/node.log
 #   mdx sim                          per node, once its /healthz answers -> var/<node>/sim.log
 # Ctrl-C (or SIGTERM) stops every process this script started, and their children.
@@ -88,16 +88,18 @@ http_ok() {  # http_ok URL: whether it answers 2xx within 2 s
 port_in_use() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
 # Each node's addresses, from its config as the node reads it (MDX_* overrides included).
-declare -A API_URL BROKER
-while read -r id api broker; do
+declare -A API_URL BROKER SIGNING_KEY
+while read -r id api broker key; do
   API_URL[$id]=$api
   BROKER[$id]=$broker
+  SIGNING_KEY[$id]=$key
 done < <("$PY" - "${NODES[@]}" <<'PY'
 import sys
 from mdx.core.settings import load_settings
 for node in sys.argv[1:]:
     s = load_settings(f"infra/nodes/{node}.toml")
-    print(node, f"http://{s.api.host}:{s.api.port}", f"{s.broker.host}:{s.broker.port}")
+    api, broker = f"http://{s.api.host}:{s.api.port}", f"{s.broker.host}:{s.broker.port}"
+    print(node, api, broker, s.node.signing_key)
 PY
 )
 [ ${#API_URL[@]} -eq ${#NODES[@]} ] || die "cannot read infra/nodes/{${NODES[*]}}.toml"
@@ -109,12 +111,23 @@ for id in "${NODES[@]}"; do
 done
 
 # Every key before any node starts: a node's share service loads its partners' public keys.
+new_keys=no
 for id in "${NODES[@]}"; do
   mkdir -p "var/$id"
+  [ -e "${SIGNING_KEY[$id]}" ] || new_keys=yes
   "$MDX" keys init --config "infra/nodes/$id.toml"
 done
+# Each demo starts from empty databases, so that what the detectors raise is what this run's
+# simulators scripted (a restart would otherwise read the time the demo was down as every
+# vessel going dark). MDX_DEMO_KEEP=yes keeps them, unless the keys are new: the databases
+# outlive a checkout (the system's PostgreSQL), the keys do not (var/), and items signed with
+# keys that are gone would be refused by every partner.
 for id in "${NODES[@]}"; do
-  "$MDX" db migrate --config "infra/nodes/$id.toml"
+  if [ "${MDX_DEMO_KEEP:-no}" != yes ] || [ "$new_keys" = yes ]; then
+    "$MDX" db reset --yes --config "infra/nodes/$id.toml"
+  else
+    "$MDX" db migrate --config "infra/nodes/$id.toml"
+  fi
 done
 
 declare -A NODE_GROUP

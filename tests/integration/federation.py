@@ -208,10 +208,8 @@ def build_network(
         yield net
     finally:
         net.stop()
-        with psycopg.connect(store.libpq_dsn(PG_ADMIN), autocommit=True) as conn:
-            for n in nodes.values():
-                name = make_url(n.db).database
-                conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        for n in nodes.values():
+            migrate.drop_database(n.db)
         shutil.rmtree(root, ignore_errors=True)
 
 

@@ -564,3 +564,57 @@ def test_a_broadcast_calling_for_help_raises_distress_at_the_senders_position(
     [(data,)] = rows(db, "SELECT data FROM incidents")
     assert (data["category"], data["detection"]["rule"]) == ("sar", "distress")
     assert data["location"]["coordinates"] == [lon, lat]  # where the caller was last seen
+
+
+def test_a_call_for_help_before_any_position_waits_for_one(
+    service: DetectService, schemas: SchemaSet, db: str
+) -> None:
+    caller, silent = "431000557", "431000558"
+    broadcast(db, caller, 0, "MAYDAY MAYDAY TAKING WATER")
+    broadcast(db, silent, 0, "MAYDAY ENGINE FIRE")
+    quiet = service.thresholds.distress_quiet_minutes
+    assert service.run_distress_once(at(1)) == 0  # neither sender has a position yet
+    write(db, [fix(schemas, caller, at(2), 139.8, 34.6)])
+    assert service.run_distress_once(at(3)) == 1  # the caller's first report places its call
+    wait_for(lambda: incidents_naming(db, caller) == 1, WAIT_S, lambda: dead_letters(db))
+    # The other call waits as long as an episode stays open, then is given up (and logged).
+    assert service.run_distress_once(at(quiet + 1)) == 0
+    write(db, [fix(schemas, silent, at(quiet + 2), 139.9, 34.6)])
+    assert service.run_distress_once(at(quiet + 3)) == 0
+    assert incidents_naming(db, silent) == 0
+
+
+def test_a_partners_distress_device_is_the_partners_to_raise(
+    service: DetectService, schemas: SchemaSet, db: str
+) -> None:
+    shared = dataclasses.replace(
+        fix(schemas, SART, at(0), 139.8, 34.6, nav_status=14), origin="kcg", received_via="kcg"
+    )
+    write(db, [shared])
+    assert rows(db, "SELECT origin FROM positions WHERE mmsi = %s", SART) == [("kcg",)]
+    assert service.run_distress_once() == 0
+    write(db, [fix(schemas, SART, at(1), 139.8, 34.6, nav_status=14)])  # heard here too
+    assert service.run_distress_once() == 1
+
+
+def test_a_listed_carrier_is_a_reefer_to_the_encounter_rule(schemas: SchemaSet, db: str) -> None:
+    reefer_by_mmsi, reefer_by_imo, cargo = "351000001", "351000002", "351000003"
+    write(db, [static(schemas, m, f"SHIP {m}", 70) for m in (reefer_by_mmsi, reefer_by_imo, cargo)])
+    write(db, [judged(schemas, "ais", "vessel", {
+        "mmsi": reefer_by_imo, "observed_at": iso(at(-4)), "source_type": "ais-terrestrial",
+        "imo": "9074729",
+    })])  # fmt: skip
+    config = DetectSettings(carriers=["351000001", "IMO 9074729"])
+    with reader.connect(db) as conn:
+        vessels = reader.read_vessels(conn, [reefer_by_mmsi, reefer_by_imo, cargo], config.carriers)
+    assert {m: v.category for m, v in vessels.items()} == {
+        reefer_by_mmsi: "reefer",
+        reefer_by_imo: "reefer",
+        cargo: "cargo",
+    }
+
+
+@pytest.mark.parametrize("bad", ["35100000", "IMO 907472", "MMSI 351000001", ""])
+def test_a_carrier_must_be_an_mmsi_or_an_imo_number(bad: str) -> None:
+    with pytest.raises(ValueError, match="neither an MMSI"):
+        DetectSettings(carriers=[bad])

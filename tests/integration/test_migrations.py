@@ -6,15 +6,16 @@ import uuid
 from collections.abc import Iterator
 from typing import Any
 
-import psycopg
 import pytest
 from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Column, Engine, Index, MetaData, String, create_engine, make_url, text
+from typer.testing import CliRunner
 
-from mdx.core import migrate, store
+from mdx.cli.main import app
+from mdx.core import migrate
 from mdx.core.db import Base
 from tests.conftest import PG_ADMIN, TABLES
 
@@ -59,8 +60,7 @@ def fresh_url() -> Iterator[str]:
     name = f"mdx_migr_{uuid.uuid4().hex[:8]}"
     url = make_url(PG_ADMIN).set(database=name).render_as_string(hide_password=False)
     yield url
-    with psycopg.connect(store.libpq_dsn(PG_ADMIN), autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    migrate.drop_database(url)
 
 
 def _public_tables(eng: Engine) -> set[str]:
@@ -154,6 +154,37 @@ def test_downgrade_to_base_and_upgrade_to_head(fresh_url: str) -> None:
 
 
 # -- spatial indexes ------------------------------------------------------------------------
+
+
+def _dead_letters(url: str) -> int:
+    engine = create_engine(url)
+    try:
+        with engine.connect() as conn:
+            return int(conn.scalar(text("SELECT count(*) FROM dead_letters")) or 0)
+    finally:
+        engine.dispose()
+
+
+def test_mdx_db_reset_empties_the_database_only_when_confirmed(fresh_url: str) -> None:
+    migrate.upgrade(fresh_url)
+    engine = create_engine(fresh_url)
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO dead_letters (producer, topic, reason, payload, digest) "
+                "VALUES ('p', 't', 'r', '\\x00', '\\x00')"
+            )
+        )
+    engine.dispose()
+    env = {"MDX_DATABASE__URL": fresh_url}
+    args = ["db", "reset", "--config", "infra/nodes/jcg.toml"]
+    refused = CliRunner().invoke(app, args, input="n\n", env=env)
+    assert refused.exit_code == 1 and _dead_letters(fresh_url) == 1
+    done = CliRunner().invoke(app, [*args, "--yes"], env=env)
+    assert done.exit_code == 0, done.output
+    assert _dead_letters(fresh_url) == 0  # a new database, migrated to head
+    migrate.drop_database(fresh_url)
+    migrate.drop_database(fresh_url)  # dropping what is gone is not an error
 
 
 def test_gist_indexes(engine: Engine) -> None:

@@ -22,11 +22,10 @@ from typing import Any
 
 import httpx
 import orjson
-import psycopg
 import pytest
 from sqlalchemy import make_url
 
-from mdx.core import keys, migrate, store
+from mdx.core import keys, migrate
 from mdx.node import bridges, broker
 from tests.conftest import PG_ADMIN
 from tests.integration import netns
@@ -160,10 +159,8 @@ def build_netns_network(ids: tuple[str, ...] = DEMO) -> Generator[NsNetwork]:
 
 
 def _drop_databases(nodes: dict[str, NsNode]) -> None:
-    with psycopg.connect(store.libpq_dsn(PG_ADMIN), autocommit=True) as conn:
-        for n in nodes.values():
-            name = make_url(n.db).database
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    for n in nodes.values():
+        migrate.drop_database(n.db)
 
 
 @pytest.fixture

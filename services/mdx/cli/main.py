@@ -171,6 +171,22 @@ def db_migrate(
         console.print(message, markup=False, soft_wrap=True)
 
 
+@db_app.command("reset")
+def db_reset(
+    config: ConfigOption = None,
+    yes: Annotated[bool, typer.Option("--yes", help="Do not ask for confirmation.")] = False,
+) -> None:
+    """Drop the node's database and everything in it, then migrate a new one."""
+    from mdx.core import migrate
+
+    url = _settings(config).database.url
+    if not yes:
+        typer.confirm(f"Delete every item in {url}?", abort=True)
+    migrate.drop_database(url)
+    migrate.upgrade(url)
+    console.print(f"database reset: {url}")
+
+
 ZoneDir = Annotated[
     Path,
     typer.Argument(exists=True, file_okay=False, help="A folder of zone files (*.geojson)."),

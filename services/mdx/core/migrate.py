@@ -35,6 +35,15 @@ def ensure_database(url: str) -> None:
     engine.dispose()
 
 
+def drop_database(url: str) -> None:
+    """Drop the node's database (and end its sessions) if it exists."""
+    target = make_url(url)
+    admin = create_engine(target.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{target.database}" WITH (FORCE)'))
+    admin.dispose()
+
+
 def upgrade(url: str) -> None:
     ensure_database(url)
     command.upgrade(alembic_config(url), "head")

@@ -74,7 +74,7 @@ ORDER BY mmsi, date_trunc('minute', observed_at), observed_at
 _LAST_ID_BEFORE = "SELECT max(id) FROM positions WHERE received_at < %s"
 
 _VESSELS = """
-SELECT v.mmsi, v.flag, v.category, coalesce(v.name, l.name)
+SELECT v.mmsi, v.flag, v.category, coalesce(v.name, l.name), v.imo
 FROM vessels v LEFT JOIN vessel_latest l USING (mmsi)
 WHERE v.mmsi = ANY(%s)
 """
@@ -86,10 +86,12 @@ FROM zones ORDER BY zone_id
 """
 
 # Distress devices have MMSIs 970/972/974xxxxxx: a range of the (mmsi, observed_at) index.
+# This node's own receptions only: a partner raises (and shares) its own distress incidents.
 _DISTRESS = """
 SELECT id, mmsi, observed_at, ST_X(geom), ST_Y(geom), sog, cog, nav_status, received_at
 FROM positions
 WHERE mmsi >= '970' AND mmsi < '975' AND left(mmsi, 3) IN ('970', '972', '974')
+  AND origin = %(origin)s
   AND observed_at > %(since)s AND received_at > %(received_after)s
 ORDER BY observed_at, id
 """
@@ -254,14 +256,22 @@ class Tracks:
         return out
 
 
-def read_vessels(conn: psycopg.Connection[Any], mmsis: Collection[str]) -> dict[str, Vessel]:
-    """The registry's flag, category and name of these vessels (those it knows)."""
+def read_vessels(
+    conn: psycopg.Connection[Any], mmsis: Collection[str], carriers: Collection[str] = ()
+) -> dict[str, Vessel]:
+    """The registry's flag, category and name of these vessels (those it knows). A vessel in
+    `carriers` (MMSIs and "IMO1234567"s: the node's list of known reefers) is a reefer."""
     if not mmsis:
         return {}
     rows = conn.execute(_VESSELS, (list(mmsis),))
     return {
-        mmsi: Vessel(mmsi=mmsi, flag=flag, category=category, name=name)
-        for mmsi, flag, category, name in rows
+        mmsi: Vessel(
+            mmsi=mmsi,
+            flag=flag,
+            category="reefer" if mmsi in carriers or f"IMO{imo}" in carriers else category,
+            name=name,
+        )
+        for mmsi, flag, category, name, imo in rows
     }
 
 
@@ -343,11 +353,12 @@ class DistressRow:
 
 
 def read_distress(
-    conn: psycopg.Connection[Any], since: datetime, received_after: datetime
+    conn: psycopg.Connection[Any], origin: str, since: datetime, received_after: datetime
 ) -> list[DistressRow]:
-    """Positions of distress devices observed after `since` and stored after `received_after`,
-    in the order they were observed."""
-    rows = conn.execute(_DISTRESS, {"since": since, "received_after": received_after})
+    """Positions of distress devices that node `origin` received, observed after `since` and
+    stored after `received_after`, in the order they were observed."""
+    params = {"origin": origin, "since": since, "received_after": received_after}
+    rows = conn.execute(_DISTRESS, params)
     return [DistressRow(*row) for row in rows]
 
 

@@ -46,6 +46,7 @@ from mdx.detect.model import Detection, Fix, Vessel
 from mdx.detect.publish import change, detection_of, incident_data, iso, namespace, purpose_for
 from mdx.detect.reader import (
     LAG_S,
+    Broadcast,
     ReadStats,
     Stored,
     Tracks,
@@ -136,6 +137,7 @@ class DetectService:
         self._distress_seen: dict[int, datetime] = {}
         self._distress_read_at: datetime | None = None
         self._broadcast_after = 0  # id of the last safety broadcast handled
+        self._unplaced: list[Broadcast] = []  # calls for help waiting for a sender's position
         self._conn: psycopg.Connection[Any] | None = None
         self._distress_conn: psycopg.Connection[Any] | None = None
         self.stopping = threading.Event()
@@ -240,7 +242,7 @@ class DetectService:
             self.zones.refresh(conn)
         read = self.tracks.refresh(conn, now)
         fixes = self.tracks.upto(now)
-        vessels = read_vessels(conn, fixes.keys())
+        vessels = read_vessels(conn, fixes.keys(), self.config.carriers)
         horizon = now - self.window - gap
         stored = read_incidents(conn, self.node, horizon)
         previous = self._previous(stored)
@@ -402,7 +404,7 @@ class DetectService:
             received_after = self._distress_read_at - timedelta(seconds=LAG_S)
         with conn.transaction():
             read_at = database_now(conn)
-            rows = read_distress(conn, now - self.window, received_after)
+            rows = read_distress(conn, self.node, now - self.window, received_after)
         new = [r for r in rows if r.id not in self._distress_seen]
         published = 0
         if new:
@@ -425,19 +427,37 @@ class DetectService:
 
     def _broadcasts(self, conn: psycopg.Connection[Any], now: datetime) -> int:
         """Type 14 broadcasts that call for help (MOB, MAYDAY, SART ...), each through the
-        same distress rule, placed at the sender's last known position."""
+        same distress rule, placed at the sender's last known position. A call from a vessel
+        with no position yet (its first report may follow the call) waits for one, for up to
+        `distress_quiet_minutes` after it was sent."""
         with conn.transaction():
             found = read_broadcasts(conn, now - self.window, self._broadcast_after)
+        waited = self._unplaced
+        self._unplaced = []
         published = 0
-        for b in found:
-            if DISTRESS_TEXT.search(b.text):
-                published += self._handle(
-                    conn, b.mmsi, "safety-broadcast", b.at, None, None, b.text
-                )[1]
+        for b in [*waited, *found]:
+            if b in waited or DISTRESS_TEXT.search(b.text):
+                d, sent = self._handle(conn, b.mmsi, "safety-broadcast", b.at, None, None, b.text)
+                published += sent
+                if d is None and not distress.is_test(b.text):
+                    self._wait_for_position(b, now)
             else:
                 log.info("safety broadcast from %s is not a call for help: %r", b.mmsi, b.text)
-            self._broadcast_after = b.id
+            self._broadcast_after = max(self._broadcast_after, b.id)
         return published
+
+    def _wait_for_position(self, b: Broadcast, now: datetime) -> None:
+        limit = b.at + timedelta(minutes=self.thresholds.distress_quiet_minutes)
+        if now < limit:
+            self._unplaced.append(b)
+        else:
+            log.warning(
+                "call for help from %s at %s: no position of the sender by %s, no incident: %r",
+                b.mmsi,
+                iso(b.at),
+                iso(limit),
+                b.text,
+            )
 
     def handle_distress(
         self,
@@ -477,7 +497,7 @@ class DetectService:
                 previous = None  # closed by an operator: a new alert is a new incident
         else:
             previous = _latest_of(mmsi, (s for s in stored.values() if not s.closed))
-        vessels = read_vessels(conn, [mmsi])
+        vessels = read_vessels(conn, [mmsi], self.config.carriers)
         where = last_known(conn, mmsi) if lon is None or lat is None else None
         d = distress.from_message(
             mmsi,
