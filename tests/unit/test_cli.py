@@ -21,6 +21,7 @@ LEAVES = {
     "api run",
     "broker run",
     "db migrate",
+    "db reset",
     "keys init",
     "share run",
     "bridge config",
