@@ -97,7 +97,13 @@ def write(db: str, items: list[Accepted]) -> None:
 
 
 def fix(
-    schemas: SchemaSet, mmsi: str, t: datetime, lon: float, lat: float, **more: Any
+    schemas: SchemaSet,
+    mmsi: str,
+    t: datetime,
+    lon: float,
+    lat: float,
+    producer: str = "ais",
+    **more: Any,
 ) -> Accepted:
     data = {
         "mmsi": mmsi,
@@ -107,7 +113,7 @@ def fix(
         "source_type": "ais-terrestrial",
         **more,
     }
-    return judged(schemas, "ais", "position", data)
+    return judged(schemas, producer, "position", data)
 
 
 def static(schemas: SchemaSet, mmsi: str, name: str, ship_type: int) -> Accepted:
@@ -404,6 +410,68 @@ def test_going_dark_after_regular_reports(
     assert f"it reported again at {at(last + 80):%Y-%m-%d %H:%M} UTC" in data["description"]
     assert data["title"].startswith("AIS gap of 1 h 20 min:")
     assert service.run_once(at(last + 82)).published == 0
+
+
+def test_a_receiver_catching_up_makes_none_of_its_vessels_dark(
+    service: DetectService, schemas: SchemaSet, db: str
+) -> None:
+    # Receiver "ais" has delivered up to minute 50 (its history is still on its way); another
+    # source is live at minute 130. DARK reported regularly to "ais" until minute 50.
+    steady = [
+        fix(schemas, DARK, at(m), *offset(*SEA_OF_JAPAN, east_m=m * 150), sog=8.0)
+        for m in range(0, 51, 5)
+    ]
+    live = [
+        fix(schemas, WITNESS, at(m), *offset(*SEA_OF_JAPAN, north_m=20_000), "radar", sog=8.0)
+        for m in range(0, 131, 5)
+    ]
+    write(db, [*steady, *live])
+    assert service.run_once(at(130)).detections == []
+    # The receiver catches up to minute 130 with another vessel, but DARK is not in it: dark.
+    write(
+        db,
+        [
+            fix(schemas, KR_TRAWLER, at(m), *offset(*SEA_OF_JAPAN, north_m=-20_000), sog=8.0)
+            for m in range(50, 131, 5)
+        ],
+    )
+    (d,) = service.run_once(at(130)).detections
+    assert (d.rule, d.mmsis, d.facts["gap_minutes"]) == ("going_dark", (DARK,), 80.0)
+
+
+def test_a_gap_filled_by_late_positions_withdraws_its_candidate(
+    service: DetectService, schemas: SchemaSet, db: str
+) -> None:
+    write(
+        db,
+        [
+            fix(schemas, DARK, at(m), *offset(*SEA_OF_JAPAN, east_m=m * 150), sog=8.0)
+            for m in range(0, 51, 5)
+        ]
+        + [
+            fix(schemas, WITNESS, at(m), *offset(*SEA_OF_JAPAN, north_m=20_000), sog=8.0)
+            for m in range(0, 131, 5)
+        ],
+    )
+    (d,) = service.run_once(at(120)).detections
+    incident_id = d.incident_id(namespace("jcg"))
+    wait_for(lambda: version_of(db, incident_id) == 1, WAIT_S, lambda: dead_letters(db))
+    # DARK's reports of minutes 55-130 were held up on the way (same source), and arrive.
+    write(
+        db,
+        [
+            fix(schemas, DARK, at(m), *offset(*SEA_OF_JAPAN, east_m=m * 150), sog=8.0)
+            for m in range(55, 131, 5)
+        ],
+    )
+    report = service.run_once(at(130))
+    assert [(x.rule, x.facts.get("withdrawn")) for x in report.detections] == [("going_dark", True)]
+    wait_for(lambda: version_of(db, incident_id) == 2, WAIT_S, lambda: dead_letters(db))
+    got = incident(db, incident_id) or {}
+    assert got["status"] == "closed"
+    assert got["data"]["detection"]["facts"]["gap_minutes"] == 5.0
+    assert "was never silent for 1 h. Withdrawn. Candidate raised" in got["data"]["description"]
+    assert service.run_once(at(131)).published == 0
 
 
 def test_an_episode_longer_than_the_window_keeps_its_incident(

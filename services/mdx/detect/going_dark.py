@@ -2,7 +2,9 @@
 
 Raised when, at `now`:
 - the vessel's LAST fix lies inside a zone that watches "going_dark";
-- it has been silent since for at least `dark_after_min`;
+- it has been silent since for at least `dark_after_min`, by the clock of the receiver that
+  heard it last (`heard_until`): a receiver whose data arrives late (a feed catching up on its
+  history, a partner's backlog) or not at all does not make its vessels dark;
 - it reported at least `dark_min_prior_fixes` fixes (the last one included) within the
   `dark_prior_window_min` before that last fix: a vessel seen once or rarely is not "dark".
 
@@ -59,24 +61,30 @@ def detect(
     zones: Zones,
     now: datetime,
     thresholds: Thresholds,
+    heard_until: Mapping[str, datetime] | None = None,
 ) -> list[Detection]:
-    """Every vessel dark at `now` inside a zone that watches going_dark."""
+    """Every vessel dark at `now` inside a zone that watches going_dark. `heard_until`: per
+    MMSI, the time up to which the receiver of its last fix has delivered data (the silence is
+    measured to that time when it is earlier than `now`)."""
     now = utc_now(now)
     index = ZoneIndex.of(zones)
     if not index.watching(RULE):
         return []
     dark_after = timedelta(minutes=thresholds.dark_after_min)
-    silent: list[tuple[str, Sequence[Fix]]] = []
+    silent: list[tuple[str, Sequence[Fix], datetime]] = []
     for mmsi, track in fixes.items():
         if track:
             track = ordered(track)
-            if now - track[-1].at >= dark_after:
-                silent.append((mmsi, track))
+            until = min(now, heard_until.get(mmsi, now)) if heard_until else now
+            if until - track[-1].at >= dark_after:
+                silent.append((mmsi, track, until))
     if not silent:
         return []
-    zones_at = index.containing([t[-1].lon for _, t in silent], [t[-1].lat for _, t in silent])
+    zones_at = index.containing(
+        [t[-1].lon for _, t, _ in silent], [t[-1].lat for _, t, _ in silent]
+    )
     out: list[Detection] = []
-    for (mmsi, track), here in zip(silent, zones_at, strict=True):
+    for (mmsi, track, until), here in zip(silent, zones_at, strict=True):
         zone = most_specific(z for z in here if RULE in z.watch)
         if zone is None:
             continue
@@ -85,7 +93,7 @@ def detect(
         prior = [f for f in track if f.at >= window_start]
         if len(prior) < thresholds.dark_min_prior_fixes:
             continue
-        out.append(_detection(vessel_of(mmsi, vessels), zone, last, prior, now, thresholds))
+        out.append(_detection(vessel_of(mmsi, vessels), zone, last, prior, until, thresholds))
     return out
 
 

@@ -299,7 +299,13 @@ def describe(
             f"{fmt_duration(t.dark_prior_window_min)} before its last one, at "
             f"{_when(d.last_seen_at)} {place}"
         )
-        if f.get("resumed") is True:
+        if f.get("withdrawn") is True:
+            back = d.last_seen_at + timedelta(minutes=gap)
+            text += (
+                f"; its next report, at {_when(back)}, was stored late: it was never silent "
+                f"for {fmt_duration(t.dark_after_min)}. Withdrawn."
+            )
+        elif f.get("resumed") is True:
             back = d.last_seen_at + timedelta(minutes=gap)
             text += f"; it reported again at {_when(back)}, after {fmt_duration(gap)} of silence."
         else:

@@ -79,6 +79,15 @@ FROM vessels v LEFT JOIN vessel_latest l USING (mmsi)
 WHERE v.mmsi = ANY(%s)
 """
 
+# Per vessel, the newest observation of the source (node and producer: a receiver, a feed, a
+# partner) that reported it last: how far that source's data has arrived.
+_HEARD_UNTIL = """
+SELECT v.mmsi, s.until
+FROM vessel_latest v
+JOIN (SELECT source, max(observed_at) AS until FROM vessel_latest GROUP BY source) s
+  USING (source)
+"""
+
 _ZONES_SIGNATURE = "SELECT count(*), max(loaded_at) FROM zones"
 _ZONES = """
 SELECT zone_id, name, kind, state, authority, illustrative, rules, ST_AsGeoJSON(geom)
@@ -273,6 +282,11 @@ def read_vessels(
         )
         for mmsi, flag, category, name, imo in rows
     }
+
+
+def heard_until(conn: psycopg.Connection[Any]) -> dict[str, datetime]:
+    """Per MMSI, the time up to which the source of its latest position has delivered data."""
+    return dict(conn.execute(_HEARD_UNTIL).fetchall())
 
 
 def last_known(conn: psycopg.Connection[Any], mmsi: str) -> Fix | None:

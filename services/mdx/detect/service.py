@@ -39,7 +39,7 @@ import psycopg
 from mdx.core.lifecycle import run_until_signalled
 from mdx.core.producer import Producer
 from mdx.core.settings import NodeSettings
-from mdx.detect import distress, run_all
+from mdx.detect import RULES, distress, going_dark, run_all
 from mdx.detect._common import fmt_duration, minutes_between
 from mdx.detect.episodes import carry_over
 from mdx.detect.model import Detection, Fix, Vessel
@@ -53,6 +53,7 @@ from mdx.detect.reader import (
     ZoneCache,
     connect,
     database_now,
+    heard_until,
     last_known,
     read_broadcasts,
     read_distress,
@@ -66,6 +67,8 @@ log = logging.getLogger("mdx.detect")
 PRODUCER: Final = "detect"
 # Rules whose keys can drift from run to run for one behaviour (see episodes).
 DRIFTING: Final = frozenset({"foreign_fishing", "loitering", "encounter"})
+# A fact of a candidate found to be no behaviour at all (its incident is closed).
+WITHDRAWN: Final = "withdrawn"
 DISTRESS_KINDS: Final = {"970": "ais-sart", "972": "mob", "974": "epirb"}
 # ITU-R M.1371 navigational status 15 from an AIS-SART, MOB or EPIRB-AIS: the device is under
 # test (an active one sends 14).
@@ -243,6 +246,7 @@ class DetectService:
         read = self.tracks.refresh(conn, now)
         fixes = self.tracks.upto(now)
         vessels = read_vessels(conn, fixes.keys(), self.config.carriers)
+        heard = heard_until(conn)
         horizon = now - self.window - gap
         stored = read_incidents(conn, self.node, horizon)
         previous = self._previous(stored)
@@ -251,8 +255,11 @@ class DetectService:
         # The rules judge by the data's own clock: while a backlog or a feed's history is being
         # stored (positions arriving late, in time order), or when every feed has stopped, no
         # vessel looks dark just because nothing newer is stored yet.
+        # Going dark goes further: each vessel by the clock of the source that heard it last.
         clock = min(now, max((track[-1].at for track in fixes.values()), default=now))
-        found = run_all(fixes, vessels, self.zones.index, clock, t)
+        others = [r for r in RULES if r != going_dark.RULE]
+        found = run_all(fixes, vessels, self.zones.index, clock, t, others)
+        found += going_dark.detect(fixes, vessels, self.zones.index, clock, t, heard)
         rules_s = time.perf_counter() - rules_started
         # A vessel dark for nearly the whole window has lost reports of its prior hour to the
         # window's edge: its figures only shrink; an open incident stands as last published.
@@ -276,7 +283,7 @@ class DetectService:
         )
         found = _one_per_key([*steady, *map(_whole_duration, carried)])
         ids = {d.incident_id(self.namespace) for d in found}
-        found += _resumed(previous, fixes, ids)
+        found += _resumed(previous, fixes, ids, t.dark_after_min)
 
         wanted = [i for d in found if (i := d.incident_id(self.namespace)) not in stored]
         if wanted:
@@ -370,6 +377,8 @@ class DetectService:
                 return False
             version = max(stored.version if stored else 0, sent.version if sent else 0) + 1
             status = stored.status if stored else sent.status if sent else "reported"
+            if d.facts.get(WITHDRAWN) is True:
+                status = "closed"
             data = incident_data(
                 d,
                 incident_id,
@@ -559,9 +568,11 @@ def _resumed(
     previous: Mapping[uuid.UUID, Detection],
     fixes: Mapping[str, Sequence[Fix]],
     current: set[uuid.UUID],
+    dark_after_min: float,
 ) -> list[Detection]:
     """The open going-dark detections whose vessel has reported again: over (urgency Past),
-    with the length of the silence and when it ended."""
+    with the length of the silence and when it ended. A silence shorter than `dark_after_min`
+    never was one (its positions were stored late): that candidate is withdrawn."""
     out: list[Detection] = []
     for incident_id, p in previous.items():
         if p.rule != "going_dark" or p.urgency == "Past" or incident_id in current:
@@ -574,12 +585,15 @@ def _resumed(
             continue
         back = track[i]
         silent = minutes_between(p.last_seen_at, back.at)
+        facts = {**p.facts, "gap_minutes": round(silent, 1), "resumed": True}
+        if silent < dark_after_min:
+            facts[WITHDRAWN] = True
         out.append(
             dataclasses.replace(
                 p,
                 urgency="Past",
                 title=re.sub(r"^AIS gap of [^:]*:", f"AIS gap of {fmt_duration(silent)}:", p.title),
-                facts={**p.facts, "gap_minutes": round(silent, 1), "resumed": True},
+                facts=facts,
             )
         )
     return out
