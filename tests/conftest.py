@@ -127,7 +127,12 @@ def mqtt_broker(broker_dir: Path) -> Iterator[Broker]:
 def node_settings(db: str, mqtt_broker: Broker, tmp_path: Path) -> NodeSettings:
     """Settings of a test node `jcg` wired to this test's database and broker."""
     return NodeSettings(
-        node={"id": "jcg", "name": "Japan Coast Guard (test)", "default_tlp": "GREEN"},
+        node={
+            "id": "jcg",
+            "name": "Japan Coast Guard (test)",
+            "default_tlp": "GREEN",
+            "demo": True,
+        },
         broker={
             "host": mqtt_broker.host,
             "port": mqtt_broker.port,

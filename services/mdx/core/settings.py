@@ -28,6 +28,9 @@ class NodeSection(BaseModel):
     default_tlp: Tlp = "GREEN"
     # This node's Ed25519 private key (PEM); `mdx keys init` creates it.
     signing_key: Path = Path("var/keys/node.key")
+    # A demo or test node: generated secrets (MQTT passwords, the API's token key) are kept in
+    # var/ and defaults are allowed. A real node (false) refuses to start with a default secret.
+    demo: bool = False
 
 
 class PartnerSection(BaseModel):
