@@ -686,3 +686,40 @@ def test_a_listed_carrier_is_a_reefer_to_the_encounter_rule(schemas: SchemaSet, 
 def test_a_carrier_must_be_an_mmsi_or_an_imo_number(bad: str) -> None:
     with pytest.raises(ValueError, match="neither an MMSI"):
         DetectSettings(carriers=[bad])
+
+
+def side_by_side(
+    schemas: SchemaSet, a: str, b: str, lon: float, lat: float, minutes: int = 130
+) -> list[Accepted]:
+    """Two vessels drifting 300 m apart at 1 kn, a fix each a minute."""
+    out = []
+    for m in range(minutes):
+        here = offset(lon, lat, north_m=m * 30)
+        out.append(fix(schemas, a, at(m), *here, sog=1.0, cog=0.0))
+        out.append(fix(schemas, b, at(m), *offset(*here, east_m=300), sog=1.0, cog=0.0))
+    return out
+
+
+@pytest.mark.parametrize(
+    ("where", "lon", "lat", "raised", "zone"),
+    [
+        ("in a watched JP zone", 133.3, 32.2, True, "jp-eez-pacific"),
+        ("in KCG's East Sea zone (KCG's to raise)", 130.1, 36.9, False, None),
+        ("on the open sea, outside every zone", 160.0, 30.0, True, None),
+    ],
+)
+def test_an_encounter_is_raised_in_this_nodes_zones_or_on_the_open_sea(
+    service: DetectService,
+    schemas: SchemaSet,
+    db: str,
+    where: str,
+    lon: float,
+    lat: float,
+    raised: bool,
+    zone: str | None,
+) -> None:
+    fishers = ("431000101", "431000102")
+    write(db, [static(schemas, m, f"FISHER {m}", 30) for m in fishers])
+    write(db, side_by_side(schemas, *fishers, lon, lat))
+    found = [d for d in service.run_once(at(130)).detections if d.rule == "encounter"]
+    assert [(d.mmsis, d.zone_id) for d in found] == ([(fishers, zone)] if raised else []), where

@@ -54,6 +54,15 @@ def test_never_dark_outside_watched_zones() -> None:
     assert going_dark.detect({MMSI: open_sea}, VESSELS, only_unwatched, at(700), T) == []
 
 
+def test_silence_is_measured_by_the_clock_of_the_vessels_receiver() -> None:
+    track = _track()  # its receiver delivered up to minute 90 + 50, the wall clock is at + 70
+    late = {MMSI: at(90 + 50)}
+    assert going_dark.detect({MMSI: track}, VESSELS, ZONES, at(90 + 70), T, late) == []
+    caught_up = {MMSI: at(90 + 80)}  # a receiver ahead of `now` counts up to `now` only
+    (d,) = going_dark.detect({MMSI: track}, VESSELS, ZONES, at(90 + 70), T, caught_up)
+    assert d.facts["gap_minutes"] == 70.0
+
+
 def test_the_most_specific_watching_zone_is_named() -> None:
     # The MPA does not watch going_dark; the EEZ around it does, and is named.
     mpa = _track(lon=133.6, lat=37.6)

@@ -316,6 +316,8 @@ class ZoneCache:
     node: str | None = None
     zones: tuple[Zone, ...] = ()
     index: ZoneIndex = field(default_factory=lambda: ZoneIndex(()))
+    # Every zone in the table, the partners' included: where the open sea is not.
+    everywhere: ZoneIndex = field(default_factory=lambda: ZoneIndex(()))
     signature: tuple[Any, ...] | None = None
 
     def refresh(self, conn: psycopg.Connection[Any]) -> bool:
@@ -345,6 +347,7 @@ class ZoneCache:
                 log.error("zone %s left out of detection: %s", zone_id, e)
         self.zones = watched_by(zones, self.node) if self.node else tuple(zones)
         self.index = ZoneIndex(self.zones)
+        self.everywhere = ZoneIndex(tuple(zones))
         self.signature = signature
         log.info("zones loaded for detection: %d", len(self.zones))
         return True

@@ -39,7 +39,7 @@ import psycopg
 from mdx.core.lifecycle import run_until_signalled
 from mdx.core.producer import Producer
 from mdx.core.settings import NodeSettings
-from mdx.detect import RULES, distress, going_dark, run_all
+from mdx.detect import RULES, distress, encounter, going_dark, run_all
 from mdx.detect._common import fmt_duration, minutes_between
 from mdx.detect.episodes import carry_over
 from mdx.detect.model import Detection, Fix, Vessel
@@ -260,6 +260,7 @@ class DetectService:
         others = [r for r in RULES if r != going_dark.RULE]
         found = run_all(fixes, vessels, self.zones.index, clock, t, others)
         found += going_dark.detect(fixes, vessels, self.zones.index, clock, t, heard)
+        found = [d for d in found if not self._someone_elses(d)]
         rules_s = time.perf_counter() - rules_started
         # A vessel dark for nearly the whole window has lost reports of its prior hour to the
         # window's edge: its figures only shrink; an open incident stands as last published.
@@ -318,6 +319,17 @@ class DetectService:
             report.seconds,
         )
         return report
+
+    def _someone_elses(self, d: Detection) -> bool:
+        """An encounter outside this node's zones but inside another zone (a partner's area,
+        or one of ours that does not watch encounters): partners receive each other's
+        positions, so without this every node would raise the same encounter. Only the open
+        sea, outside every zone, is everyone's."""
+        if d.rule != encounter.RULE or d.zone_id is not None:
+            return False
+        first = d.evidence[0] if d.evidence else None
+        lon, lat = (first.lon, first.lat) if first is not None else (d.lon, d.lat)
+        return bool(self.zones.everywhere.at(lon, lat))
 
     def _previous(self, stored: Mapping[uuid.UUID, Stored]) -> dict[uuid.UUID, Detection]:
         """The open detections as last published: ours if newer than the stored version."""
