@@ -723,3 +723,37 @@ def test_an_encounter_is_raised_in_this_nodes_zones_or_on_the_open_sea(
     write(db, side_by_side(schemas, *fishers, lon, lat))
     found = [d for d in service.run_once(at(130)).detections if d.rule == "encounter"]
     assert [(d.mmsis, d.zone_id) for d in found] == ([(fishers, zone)] if raised else []), where
+
+
+@pytest.mark.parametrize("device_first", [True, False])
+def test_a_call_for_help_and_the_mob_device_nearby_are_one_incident(
+    service: DetectService, schemas: SchemaSet, db: str, device_first: bool
+) -> None:
+    ship, device, far_ship = "431000561", "972000561", "431000562"
+    lon, lat = 139.8, 34.6
+    write(
+        db,
+        [
+            fix(schemas, ship, at(0), lon + 0.002, lat),
+            fix(schemas, far_ship, at(0), lon + 0.5, lat),  # 45 km away: a case of its own
+        ],
+    )
+    alert = fix(schemas, device, at(2), lon, lat, nav_status=14)
+    if device_first:
+        write(db, [alert])
+        assert service.run_distress_once() == 1
+    broadcast(db, ship, 1, "MOB MAN OVERBOARD")
+    broadcast(db, far_ship, 1, "MAYDAY FIRE")
+    assert service.run_distress_once() == 2
+    if not device_first:
+        write(db, [alert])
+        assert service.run_distress_once() == 1
+    wait_for(
+        lambda: rows(db, "SELECT count(*), sum(version) FROM incidents") == [(2, 3)],
+        WAIT_S,
+        lambda: dead_letters(db),
+    )
+    assert incidents_naming(db, device) == incidents_naming(db, ship) == 1
+    [(data,)] = rows(db, "SELECT data FROM incidents WHERE data->>'title' LIKE %s", f"%{ship}%")
+    assert {v["mmsi"] for v in data["vessels"]} == {ship, device}
+    assert data["severity"] == "Extreme"

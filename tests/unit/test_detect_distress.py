@@ -129,3 +129,40 @@ def test_outside_every_zone_and_without_zones() -> None:
     assert d.zone_id is None
     assert d.key == f"distress:{SART}:-:20250601T000000Z"
     assert d.title == "AIS-SART alert: MMSI 970012345 at 10.00N 160.00E"
+
+
+MOB = "972012345"
+
+
+def test_a_vessels_call_and_its_mob_device_are_one_case() -> None:
+    ship = vessel(SHIP, "JP", "fishing", "KAIYO MARU")
+    device = distress.from_message(MOB, "mob", at(0), 133.0, 37.0, None, None, T, zones=ZONES)
+    assert device is not None and device.title.startswith("Man-overboard alert: MMSI 972012345")
+    # The vessel's call, placed at its last known position 300 m away, joins the device's case.
+    last = Fix(SHIP, at(-1), 133.0034, 37.0, 3.0, 90.0)
+    call = distress.from_message(
+        SHIP,
+        "safety-broadcast",
+        at(1),
+        None,
+        None,
+        "MOB MAN OVERBOARD",
+        device,
+        T,
+        joining=True,
+        last_known=last,
+        vessel=ship,
+    )
+    assert call is not None
+    assert (call.key, call.mmsis) == (device.key, (MOB, SHIP))
+    assert (call.lon, call.lat) == (133.0, 37.0)  # still where the device is
+    assert (call.severity, call.facts["messages"]) == ("Extreme", 2)
+    assert call.title.startswith("Man-overboard alert: JP fishing vessel KAIYO MARU (431000555)")
+    # The device's next position moves the case and keeps both MMSIs and the vessel's words.
+    drift = distress.from_message(MOB, "mob", at(2), 133.001, 37.001, None, call, T, vessel=ship)
+    assert drift is not None and drift.mmsis == (MOB, SHIP)
+    assert (drift.lon, drift.lat) == (133.001, 37.001)
+    assert drift.title.endswith('"MOB MAN OVERBOARD"')
+    # Without `joining`, another MMSI's episode is a caller error.
+    with pytest.raises(ValueError, match="not a distress of"):
+        distress.from_message("972099999", "mob", at(3), 133.0, 37.0, None, drift, T)

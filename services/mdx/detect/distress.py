@@ -9,6 +9,12 @@ continues it (same key and incident, evidence and position extended); after a lo
 period it starts a new episode with a new key. A message that is a test ("SART TEST",
 "MOB TEST", "EPIRB TEST": the word TEST in its text) raises nothing.
 
+One case, one incident: a man overboard shows as the MOB device's alerts AND the vessel's call
+for help, two MMSIs. The service passes, as `previous`, an open episode of another MMSI within
+`distress_join_m` of this message (`nearby`); the message joins it and the episode names both.
+Its position stays the device's once it has one (that is where the person is), and its title
+names the vessel rather than the device.
+
 Position: the message's own when it has one; otherwise (a type 14 broadcast carries none) the
 vessel's last known position passed as `last_known`, else the position of the episode so far;
 with none of them, nothing can be placed and None is returned (the service should still log
@@ -46,12 +52,18 @@ KINDS: Final = {
     "epirb": "EPIRB-AIS alert",
     "safety-broadcast": "Distress broadcast",
 }
+DEVICE_MIDS: Final = frozenset({"970", "972", "974"})
 _TEST = re.compile(r"\bTEST\b", re.IGNORECASE)
 _RANK: Final[dict[str, int]] = {"Extreme": 0, "Severe": 1, "Moderate": 2, "Minor": 3, "Unknown": 4}
 
 
 def is_test(text: str | None) -> bool:
     return bool(text and _TEST.search(text))
+
+
+def is_device(mmsi: str) -> bool:
+    """An AIS-SART, MOB or EPIRB-AIS (970/972/974xxxxxx), as opposed to a vessel."""
+    return mmsi[:3] in DEVICE_MIDS
 
 
 def from_message(
@@ -64,6 +76,7 @@ def from_message(
     previous: Detection | None,
     thresholds: Thresholds,
     *,
+    joining: bool = False,
     last_known: Fix | None = None,
     vessel: Vessel | None = None,
     zones: Zones = (),
@@ -71,13 +84,18 @@ def from_message(
     """The distress detection to raise or update for one message (see module docstring).
 
     `previous`: the latest distress detection of this MMSI, or None; a previous detection of
-    another rule or vessel is a caller error (ValueError). `last_known`: the vessel's last
-    known position, used when the message has none. `zones`: to name the zone the episode
-    started in (the most specific zone there, whatever it watches)."""
+    another rule, or of other MMSIs unless `joining`, is a caller error (ValueError).
+    `joining`: `previous` is another MMSI's open episode nearby, which this message joins.
+    `last_known`: the vessel's last known position, used when the message has none.
+    `vessel`: what the title names (the episode's vessel rather than its device). `zones`: to
+    name the zone the episode started in (the most specific zone there, whatever it
+    watches)."""
     if kind not in KINDS:
         raise ValueError(f"unknown distress message kind {kind!r}; expected one of {sorted(KINDS)}")
     at = as_utc(at, "at")
-    if previous is not None and (previous.rule != RULE or previous.mmsis != (mmsi,)):
+    if previous is not None and (
+        previous.rule != RULE or (mmsi not in previous.mmsis and not joining)
+    ):
         raise ValueError(f"previous detection {previous.key} is not a distress of {mmsi}")
     if is_test(text):
         return None
@@ -111,7 +129,9 @@ def from_message(
         if fix is not None and fix not in evidence:
             evidence = sorted([*evidence, fix], key=lambda f: f.at)
         newest = at >= ongoing.last_seen_at
-        place = fix if fix is not None and newest else None
+        # A device's position is where the person is: a vessel's never moves the episode off it.
+        moves = is_device(mmsi) or not any(map(is_device, ongoing.mmsis))
+        place = fix if fix is not None and newest and moves else None
         lon_, lat_ = (place.lon, place.lat) if place is not None else (ongoing.lon, ongoing.lat)
         if _RANK[ongoing.severity] < _RANK[severity]:  # keep the gravest kind of the episode
             severity = ongoing.severity
@@ -119,7 +139,7 @@ def from_message(
         return Detection(
             rule=RULE,
             key=ongoing.key,
-            mmsis=(mmsi,),
+            mmsis=ongoing.mmsis if mmsi in ongoing.mmsis else (*ongoing.mmsis, mmsi),
             started_at=min(ongoing.started_at, at),
             last_seen_at=max(ongoing.last_seen_at, at),
             lon=lon_,
@@ -128,7 +148,7 @@ def from_message(
             evidence=thin(evidence, thresholds.max_evidence),
             zone_id=ongoing.zone_id,
             category="sar",
-            title=_title(label, vessel, lon_, lat_, text),
+            title=_title(label, vessel, lon_, lat_, text or str(ongoing.facts.get("text", ""))),
             severity=severity,
             certainty="Observed",
             urgency="Immediate",
@@ -177,5 +197,5 @@ def _title(label: str, vessel: Vessel, lon: float, lat: float, text: str | None)
 def latest(detections: Sequence[Detection], mmsi: str) -> Detection | None:
     """The latest distress detection of `mmsi` among `detections` (a helper for callers that
     keep the open ones in a list)."""
-    mine = [d for d in detections if d.rule == RULE and d.mmsis == (mmsi,)]
+    mine = [d for d in detections if d.rule == RULE and mmsi in d.mmsis]
     return max(mine, key=lambda d: d.last_seen_at, default=None)

@@ -171,6 +171,9 @@ class Thresholds(BaseModel):
     loiter_max_sog_kn: float = Field(default=3.0, gt=0)
     # distress: an episode ends after this long without a new distress message.
     distress_quiet_minutes: float = Field(default=30, gt=0)
+    # distress: a message this close to an open episode of another MMSI joins it (a vessel's
+    # call for help and its man-overboard device are one case).
+    distress_join_m: float = Field(default=3704, gt=0)  # 2 nautical miles
     # A gap between two reports longer than this ends an episode (foreign fishing, loitering,
     # encounter): what follows is a new episode with a new key.
     episode_gap_min: float = Field(default=60, gt=0)

@@ -85,6 +85,8 @@ def change(new: Detection, old: Detection | None) -> str | None:
         return f"severity {old.severity} -> {new.severity}"
     if new.category != old.category:
         return f"category {old.category} -> {new.category}"
+    if set(new.mmsis) != set(old.mmsis):
+        return f"vessels {', '.join(old.mmsis)} -> {', '.join(new.mmsis)}"
     if abs(new.confidence - old.confidence) >= MIN_CONFIDENCE_STEP - 1e-9:
         return f"confidence {old.confidence:.2f} -> {new.confidence:.2f}"
     advanced = new.last_seen_at - old.last_seen_at

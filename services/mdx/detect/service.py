@@ -39,8 +39,9 @@ import psycopg
 from mdx.core.lifecycle import run_until_signalled
 from mdx.core.producer import Producer
 from mdx.core.settings import NodeSettings
-from mdx.detect import RULES, distress, encounter, going_dark, run_all
+from mdx.detect import RULES, distress, encounter, going_dark, haversine_m, run_all
 from mdx.detect._common import fmt_duration, minutes_between
+from mdx.detect.distress import is_device
 from mdx.detect.episodes import carry_over
 from mdx.detect.model import Detection, Fix, Vessel
 from mdx.detect.publish import change, detection_of, incident_data, iso, namespace, purpose_for
@@ -480,6 +481,25 @@ class DetectService:
                 b.text,
             )
 
+    def _nearby_distress(
+        self, here: tuple[float, float], at: datetime, stored: Iterable[Stored]
+    ) -> Detection | None:
+        """The open distress episode nearest to `here` within `distress_join_m`, active within
+        `distress_quiet_minutes` of `at`: a message there is part of the same case."""
+        t = self.thresholds
+        quiet = timedelta(minutes=t.distress_quiet_minutes)
+        with self._lock:
+            known = list(self._distress.values())
+        known += [d for s in stored if not s.closed and (d := detection_of(s.data)) is not None]
+        near = [
+            (metres, d)
+            for d in known
+            if d.rule == distress.RULE
+            and d.started_at - quiet <= at <= d.last_seen_at + quiet
+            and (metres := haversine_m(here[0], here[1], d.lon, d.lat)) <= t.distress_join_m
+        ]
+        return min(near, key=lambda pair: pair[0])[1] if near else None
+
     def handle_distress(
         self,
         mmsi: str,
@@ -518,8 +538,19 @@ class DetectService:
                 previous = None  # closed by an operator: a new alert is a new incident
         else:
             previous = _latest_of(mmsi, (s for s in stored.values() if not s.closed))
-        vessels = read_vessels(conn, [mmsi], self.config.carriers)
         where = last_known(conn, mmsi) if lon is None or lat is None else None
+        joining = False
+        if previous is None:
+            if lon is not None and lat is not None:
+                here: tuple[float, float] | None = (lon, lat)
+            else:
+                here = (where.lon, where.lat) if where is not None else None
+            if here is not None:
+                previous = self._nearby_distress(here, at, stored.values())
+                joining = previous is not None
+        # The title names the vessel of the case, not its device, once one is known.
+        named = [m for m in (*(previous.mmsis if previous else ()), mmsi) if not is_device(m)]
+        vessels = read_vessels(conn, {mmsi, *named}, self.config.carriers)
         d = distress.from_message(
             mmsi,
             kind,
@@ -529,15 +560,17 @@ class DetectService:
             text,
             previous,
             t,
+            joining=joining,
             last_known=where,
-            vessel=vessels.get(mmsi),
+            vessel=vessels.get(named[0] if named else mmsi),
             zones=self.zones.index,
         )
         if d is None:
             log.info("distress message of %s at %s raises nothing", mmsi, iso(at))
             return None, False
         with self._lock:
-            self._distress[mmsi] = d
+            for m in d.mmsis:
+                self._distress[m] = d
         incident_id = d.incident_id(self.namespace)
         if incident_id not in stored:
             stored.update(read_incidents(conn, self.node, None, [incident_id]))
@@ -545,7 +578,7 @@ class DetectService:
 
 
 def _latest_of(mmsi: str, stored: Iterable[Stored]) -> Detection | None:
-    found = [d for s in stored if (d := detection_of(s.data)) is not None and d.mmsis == (mmsi,)]
+    found = [d for s in stored if (d := detection_of(s.data)) is not None and mmsi in d.mmsis]
     return max(found, key=lambda d: d.last_seen_at, default=None)
 
 
