@@ -21,14 +21,12 @@ import time
 import uuid
 from pathlib import Path
 
-import paho.mqtt.client as mqtt
 import psycopg
-from paho.mqtt.enums import CallbackAPIVersion
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tests.conftest import Broker  # noqa: E402
+from tests.conftest import Broker, mqtt_test_client  # noqa: E402
 from tests.integration.harness import RawPublisher, ServiceProcess, scalar  # noqa: E402
 from tests.integration.test_ingest import envelope_bytes, position, topic  # noqa: E402
 
@@ -48,7 +46,7 @@ def raw_mqtt(broker: Broker, n: int, payload: bytes) -> float:
         if got == n:
             done.set()
 
-    sub = mqtt.Client(CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5)
+    sub = mqtt_test_client()
     sub.on_message = on_message
     sub.connect(broker.host, broker.port)
     sub.subscribe("raw/#", qos=1)
@@ -67,8 +65,8 @@ def raw_mqtt(broker: Broker, n: int, payload: bytes) -> float:
 def ingest(broker: Broker, n: int, url: str, log_dir: Path, partners: int) -> float:
     """Positions/s stored, each with an outbox row per partner (GREEN goes to all of them)."""
     settings = NodeSettings(
-        node={"id": "jcg"},
-        broker={"host": broker.host, "port": broker.port, "data_dir": broker.data_dir},
+        node={"id": "jcg", "demo": True},  # ingest's password is the test broker's
+        broker=broker.settings.broker.model_dump(),
         database={"url": url},
         partners=[
             {

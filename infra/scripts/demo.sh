@@ -6,6 +6,7 @@
 # Uses Docker Compose where a Docker engine and its compose plugin work (docker-compose.yml),
 # the local packages otherwise (MDX_DEMO_DOCKER=no forces the local path). Locally:
 #   mdx keys init / mdx db reset     for each node (MDX_DEMO_KEEP=yes: mdx db migrate instead)
+#   mdx pki link                     each node's CA and its bridges' certificates
 #   mdx node run                     per node, in the background  -> var/<node>/node.log
 #   mdx sim                          per node, once its /healthz answers -> var/<node>/sim.log
 # Ctrl-C (or SIGTERM) stops every process this script started, and their children.
@@ -117,6 +118,16 @@ for id in "${NODES[@]}"; do
   [ -e "${SIGNING_KEY[$id]}" ] || new_keys=yes
   "$MDX" keys init --config "infra/nodes/$id.toml"
 done
+
+# MQTT security (README, "MQTT security"): each node's CA, and for every pair of partners what
+# real coast guards do out of band (`mdx pki csr`, `sign`, `accept`): A's bridge key and CSR,
+# signed by B's CA as bridge-A, kept by A with B's CA certificate. All three nodes are local, so
+# `mdx pki link` does both directions at once (kept once done; rm -r var/*/security starts
+# over). `mdx node run` generates each broker's passwords and ACL.
+"$MDX" pki link --config infra/nodes/jcg.toml infra/nodes/kcg.toml
+"$MDX" pki link --config infra/nodes/jcg.toml infra/nodes/uscg.toml
+"$MDX" pki link --config infra/nodes/kcg.toml infra/nodes/uscg.toml
+
 # Each demo starts from empty databases, so that what the detectors raise is what this run's
 # simulators scripted (a restart would otherwise read the time the demo was down as every
 # vessel going dark). MDX_DEMO_KEEP=yes keeps them, unless the keys are new: the databases
@@ -128,6 +139,21 @@ for id in "${NODES[@]}"; do
   else
     "$MDX" db migrate --config "infra/nodes/$id.toml"
   fi
+done
+
+# Each node's operator account (README, "Logging in"): the password from MDX_DEMO_PASSWORD, or
+# one generated once into var/<node>/operator.password (readable by this user only).
+declare -A OPERATOR_PASSWORD
+for id in "${NODES[@]}"; do
+  secret="var/$id/operator.password"
+  if [ -n "${MDX_DEMO_PASSWORD:-}" ]; then
+    OPERATOR_PASSWORD[$id]=$MDX_DEMO_PASSWORD
+  else
+    [ -s "$secret" ] || (umask 077 && "$PY" -c 'import secrets; print(secrets.token_urlsafe(12))' >"$secret")
+    OPERATOR_PASSWORD[$id]=$(<"$secret")
+  fi
+  MDX_USER_PASSWORD=${OPERATOR_PASSWORD[$id]} "$MDX" users add operator --role operator --reset \
+    --config "infra/nodes/$id.toml"
 done
 
 declare -A NODE_GROUP
@@ -159,10 +185,6 @@ for id in "${NODES[@]}"; do
     --producer ais-sim --seed "$seed"
 done
 
-partners_note() {  # the link-health endpoint, where this version serves it
-  http_ok "$1/api/v1/partners" || printf '  (not served by this version)'
-}
-
 {
   printf '\n  mdx demo is running: three nodes (JCG, KCG, USCG), bridged to each other, each fed\n'
   printf '  by its own simulator (10 positions/s, an incident every ~10 s).\n'
@@ -172,7 +194,8 @@ partners_note() {  # the link-health endpoint, where this version serves it
     printf '    incidents     %s/api/v1/incidents\n' "$api"
     printf '    API docs      %s/docs\n' "$api"
     printf '    health        %s/healthz\n' "$api"
-    printf '    partner links %s/api/v1/partners%s\n' "$api" "$(partners_note "$api")"
+    printf '    partner links %s/api/v1/partners\n' "$api"
+    printf '    map           %s/map/  (log in: operator / %s)\n' "$api" "${OPERATOR_PASSWORD[$id]}"
     printf '    MQTT broker   %s  (publish to mdx/v1/in/{producer}/position|incident)\n' \
       "${BROKER[$id]}"
     printf '    logs          var/%s/node.log, var/%s/sim.log\n' "$id" "$id"
@@ -181,7 +204,9 @@ partners_note() {  # the link-health endpoint, where this version serves it
 
   What crossed the bridges: incidents that originate at JCG, as KCG holds them (those whose
   markings allow KCG; the simulators report one every ~10 s, it crosses within a second):
-    curl -s '${API_URL[kcg]}/api/v1/incidents?origin=jcg'
+    token=\$(curl -s -d username=operator -d password='${OPERATOR_PASSWORD[kcg]}' \\
+      ${API_URL[kcg]}/auth/token | .venv/bin/python -c 'import json,sys; print(json.load(sys.stdin)["access_token"])')
+    curl -s -H "Authorization: Bearer \$token" '${API_URL[kcg]}/api/v1/incidents?origin=jcg'
 
   Ctrl-C stops everything.
 

@@ -18,8 +18,9 @@ from urllib.parse import urlsplit
 import psycopg
 import pytest
 
+from mdx.api.identity import cookie_name
 from mdx.core import store
-from tests.conftest import TABLES
+from tests.conftest import TABLES, login
 from tests.integration.harness import RunningNode, running_node
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -115,9 +116,24 @@ class Watched:
         return path
 
 
+# API base URL -> the Authorization header of its operator, once a context signed in there.
+SIGNED_IN: dict[str, dict[str, str]] = {}
+
+
+def sign_in(context: Any, base: str, database_url: str, node_id: str = "jcg") -> dict[str, str]:
+    """Log a browser context in to a node as its operator, as its login form would (the session
+    cookie); returns (and keeps in SIGNED_IN) the header for the test's own API calls."""
+    header = SIGNED_IN[base] = login(base, database_url)
+    token = header["Authorization"].removeprefix("Bearer ")
+    cookie = {"name": cookie_name(node_id), "value": token, "url": base, "httpOnly": True}
+    context.add_cookies([{**cookie, "sameSite": "Strict"}])
+    return header
+
+
 @pytest.fixture
-def watched(browser: Any, node: Node) -> Iterator[Watched]:
+def watched(browser: Any, node: Node, database_url: str) -> Iterator[Watched]:
     context = browser.new_context(viewport={"width": 1280, "height": 800}, locale="en-GB")
+    sign_in(context, node.base, database_url)
     page = context.new_page()
     w = Watched(page)
     page.on("request", lambda r: w.requests.append(r.url))

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from tests.browser.conftest import ARTEFACTS
+from tests.browser.conftest import ARTEFACTS, sign_in
 from tests.integration.federation import Network, build_network
 from tests.integration.harness import wait_for
 from tests.integration.test_federation import has_incident, incident, publish
@@ -42,6 +42,7 @@ def test_kcg_map_never_shows_what_jcg_withheld_from_kcg(net: Network, browser: A
     wait_for(lambda: has_incident(uscg, for_uscg["incident_id"]), 30, "the USCG item at USCG")
 
     context = browser.new_context(viewport={"width": 1280, "height": 800})
+    sign_in(context, kcg.api, kcg.db, kcg.id)
     page = context.new_page()
     errors: list[str] = []
     page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
@@ -87,6 +88,8 @@ def test_sar_assistance_requested_from_the_map_reaches_the_partner(
     publish(jcg, "ops1", "incident", case, tlp="GREEN", purpose="SAR")
     wait_for(lambda: has_incident(kcg, case["incident_id"]), 30, "the case at KCG")
     context = browser.new_context(viewport={"width": 1280, "height": 800})
+    sign_in(context, jcg.api, jcg.db, jcg.id)
+    sign_in(context, kcg.api, kcg.db, kcg.id)  # one cookie per node: both stay signed in
     try:
         page = context.new_page()
         page.goto(f"{jcg.api}/map/")

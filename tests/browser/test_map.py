@@ -14,14 +14,19 @@ import httpx
 import orjson
 
 from mdx.core.envelope import make_envelope
-from tests.browser.conftest import Node, Watched
+from mdx.core.mqtt import secret_path
+from tests.browser.conftest import SIGNED_IN, Node, Watched
 from tests.integration.harness import wait_for
 
 LIVE_WITHIN_MS = 5_000
 
 
 def mosquitto_pub(node: Node, topic: str, payload: bytes) -> None:
-    args = ["-p", str(node.broker_port), "-V", "5", "-q", "1", "-t", topic, "-s"]
+    """As the topic's producer (ops1 or ais1), with the password the node generated for it."""
+    producer = topic.split("/")[3]
+    password = secret_path(node.security_dir, producer).read_text().strip()
+    auth = ["-u", producer, "-P", password]
+    args = ["-p", str(node.broker_port), *auth, "-V", "5", "-q", "1", "-t", topic, "-s"]
     subprocess.run(["mosquitto_pub", *args], input=payload, check=True)
 
 
@@ -172,6 +177,7 @@ def test_report_form_shows_the_servers_error_next_to_the_field(
     # The message shown is the server's own, for /title.
     answer = httpx.post(
         f"{node.base}/api/v1/incidents",
+        headers=SIGNED_IN[node.base],
         json={
             "category": "sar",
             "status": "reported",
@@ -191,7 +197,8 @@ def test_report_form_shows_the_servers_error_next_to_the_field(
     page.locator("#details").wait_for(state="visible")
     assert page.locator("#details-title").text_content() == "Drifting container"
     incident_id = page.locator("#details").get_attribute("data-incident-id")
-    assert incident_id and httpx.get(f"{node.base}/api/v1/incidents/{incident_id}").is_success
+    url = f"{node.base}/api/v1/incidents/{incident_id}"
+    assert incident_id and httpx.get(url, headers=SIGNED_IN[node.base]).is_success
     assert page.locator(marker(incident_id)).count() == 1
     assert watched.foreign_requests() == []
 
@@ -219,7 +226,7 @@ def stamp(ago: timedelta) -> str:
 
 def wait_until_stored(node: Node, path: str, ready: Callable[[dict[str, Any]], bool]) -> None:
     def stored() -> bool:
-        r = httpx.get(f"{node.base}{path}", timeout=2)
+        r = httpx.get(f"{node.base}{path}", headers=SIGNED_IN[node.base], timeout=2)
         return r.status_code == 200 and ready(r.json())
 
     wait_for(stored, 10, lambda: f"{path} never had the data")
@@ -345,7 +352,8 @@ def test_status_update_from_the_details_panel_raises_the_version(
     page.locator("#status-form select").select_option("responding")
     page.locator("#status-form button").click()
     page.wait_for_selector("#actions-message[data-ok='true']")
-    stored = httpx.get(f"{node.base}/api/v1/incidents/{incident_id}").json()["properties"]
+    url = f"{node.base}/api/v1/incidents/{incident_id}"
+    stored = httpx.get(url, headers=SIGNED_IN[node.base]).json()["properties"]
     assert (stored["version"], stored["status"]) == (2, "responding")
     watched.screenshot("status-updated")
     assert watched.console_errors == []

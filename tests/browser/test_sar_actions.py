@@ -14,7 +14,8 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.browser.conftest import Watched
+from tests.browser.conftest import SIGNED_IN, Watched, sign_in
+from tests.conftest import login
 from tests.integration.federation import Network, Node, build_network
 from tests.integration.harness import wait_for
 from tests.integration.test_federation import has_incident
@@ -39,6 +40,7 @@ def net() -> Iterator[Network]:
 
 def open_map(browser: Any, node: Node) -> Watched:
     context = browser.new_context(viewport={"width": 1280, "height": 1000}, locale="en-GB")
+    sign_in(context, node.api, node.db, node.id)
     page = context.new_page()
     w = Watched(page)
     page.on("request", lambda r: w.requests.append(r.url))
@@ -89,7 +91,10 @@ def wait_for_entry(w: Watched, pattern: str, timeout: float = 10_000) -> None:
 
 
 def steps(node: Node, incident_id: str) -> list[tuple[str, str, int | None]]:
-    entries = httpx.get(f"{node.api}/api/v1/incidents/{incident_id}/timeline").json()["timeline"]
+    url = f"{node.api}/api/v1/incidents/{incident_id}/timeline"
+    if node.api not in SIGNED_IN:  # before a map of that node signed in
+        SIGNED_IN[node.api] = login(node.api, node.db)
+    entries = httpx.get(url, headers=SIGNED_IN[node.api]).json()["timeline"]
     return [(e["type"], e["by"], e.get("version") or e.get("number")) for e in entries]
 
 
@@ -97,6 +102,7 @@ def test_jcg_assists_on_kcgs_sar_case_and_kcg_follows_it(net: Network, browser: 
     jcg, kcg, uscg = net["jcg"], net["kcg"], net["uscg"]
     created = httpx.post(
         f"{kcg.api}/api/v1/incidents",
+        headers=login(kcg.api, kcg.db),
         params={"tlp": "GREEN", "purpose": "SAR"},
         json={
             "category": "sar",
@@ -122,9 +128,10 @@ def test_jcg_assists_on_kcgs_sar_case_and_kcg_follows_it(net: Network, browser: 
     try:
         open_incident(at_kcg, case)
         page = at_kcg.page
-        assert page.locator("#sar-ack-form").count() == 0  # the origin does not acknowledge
+        # The forms come once the panel knows who is signed in: wait for one that must show.
+        page.locator("#sar-status-form").wait_for(state="visible")  # the origin reports
+        assert page.locator("#sar-ack-form").count() == 0  # but does not acknowledge
         assert page.locator("#sar-asset-form").count() == 0
-        assert page.locator("#sar-status-form").is_visible()  # but reports, as sar.py allows
         assert page.locator("#sar-sitrep-form h5").text_content() == "SITREP no. 1"
         page.locator("#sar-form select").select_option("jcg")
         page.locator("#sar-form input[name='text']").fill("Patrol vessel and helicopter, please")
@@ -176,6 +183,7 @@ def test_jcg_assists_on_kcgs_sar_case_and_kcg_follows_it(net: Network, browser: 
         page.wait_for_selector("#sar-sitrep-form-message[data-ok='false']")
         refused = httpx.post(
             f"{jcg.api}/api/v1/incidents/{case}/sar",
+            headers=SIGNED_IN[jcg.api],
             json={"kind": "sitrep", "sitrep": {"identity": "FV Haeyang 7", "situation": ""}},
         )
         assert refused.status_code == 422

@@ -20,8 +20,15 @@ from sqlalchemy import make_url
 from mdx.core import keys, migrate, store
 from mdx.core.envelope import make_envelope
 from mdx.core.settings import NodeSettings, load_settings
-from mdx.node import bridges, broker
-from tests.conftest import PG_ADMIN, TABLES, free_port
+from mdx.node import bridges, broker, pki, security
+from tests.conftest import (
+    MQTT_TEST_IDENTITY,
+    PG_ADMIN,
+    TABLES,
+    TOKEN_SECRET,
+    free_port,
+    prepare_test_broker,
+)
 from tests.integration.harness import wait_for
 
 # What each demo node registers each partner for (as in infra/nodes/*.toml).
@@ -37,6 +44,12 @@ class Node:
     api_port: int
     config: Path = field(init=False)
     procs: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+    # The TLS listener the partners' bridges dial, and the node's CA and generated passwords.
+    tls_port: int = field(default_factory=free_port)
+
+    @property
+    def security_dir(self) -> Path:
+        return self.dir / "security"
 
     @property
     def settings(self) -> NodeSettings:
@@ -53,8 +66,13 @@ class Node:
             return False
 
     def start_broker(self) -> None:
+        settings = self.settings
+        auth = prepare_test_broker(settings)
         self.procs["broker"] = broker.start(
-            self.broker_port, self.dir / "mosquitto", extra=bridges.render(self.settings)
+            self.broker_port,
+            self.dir / "mosquitto",
+            auth,
+            extra=bridges.render(settings, auth.bridges),
         )
 
     def start(self, service: str) -> None:
@@ -109,13 +127,18 @@ def _toml(
         f'id = "{node.id}"',
         'default_tlp = "GREEN"',
         f'signing_key = "{node.dir / "keys" / (node.id + ".key")}"',
+        "demo = true",
         "[broker]",
         f"port = {node.broker_port}",
+        f"tls_port = {node.tls_port}",
         f'data_dir = "{node.dir / "mosquitto"}"',
+        f'security_dir = "{node.security_dir}"',
         "[database]",
         f'url = "{node.db}"',
         "[api]",
         f"port = {node.api_port}",
+        "[auth]",
+        f'token_secret = "{TOKEN_SECRET}"',
         "[sharing]",
         "republish_after_s = 3",
         "message_validity_s = 600",
@@ -133,12 +156,28 @@ def _toml(
             "[[partners]]",
             f'id = "{other.id}"',
             f"broker_port = {other.broker_port}",
+            f"broker_tls_port = {other.tls_port}",
             f'api_url = "{other.api}"',
             f'public_key = "{other.dir / "keys" / (other.id + ".pub")}"',
             "purposes = [" + ", ".join(f'"{p}"' for p in purposes) + "]",
             f"personal_data = {'true' if personal else 'false'}",
         ]
+    lines += ["[[producers]]", f'id = "{MQTT_TEST_IDENTITY}"', 'role = "console"']
     return "\n".join(lines) + "\n"
+
+
+def exchange_certificates(nodes: dict[str, Node]) -> None:
+    """What partners do out of band, for every link: A sends B a CSR for its bridge, B's CA
+    signs it as `bridge-A`, A keeps the certificate and B's CA certificate."""
+    for n in nodes.values():
+        pki.init(pki.Pki.of(n.security_dir), n.id, security.server_names(n.settings))
+    for a in nodes.values():
+        for p in a.settings.partners:
+            b = nodes[p.id]
+            own, theirs = pki.Pki.of(a.security_dir), pki.Pki.of(b.security_dir)
+            csr = pki.make_csr(own, a.id, b.id)
+            cert = pki.sign_partner(theirs, csr.read_bytes(), a.id)
+            pki.accept(own, b.id, cert, theirs.ca_cert.read_bytes())
 
 
 def demo_registrations() -> dict[tuple[str, str], tuple[list[str], bool]]:
@@ -167,7 +206,9 @@ class Network:
             for s in services:
                 n.start(s)
         for n in self.nodes.values():
-            wait_for(n.healthy, 30, lambda n=n: f"{n.id} healthy; api log: {n.log('api')[-3000:]}")
+            # Generous: on the shared 2-core machine a loaded start of three nodes' processes
+            # has taken over 60 s.
+            wait_for(n.healthy, 90, lambda n=n: f"{n.id} healthy; api log: {n.log('api')[-3000:]}")
 
     def stop(self) -> None:
         for n in self.nodes.values():
@@ -203,6 +244,7 @@ def build_network(
         n.config = n.dir / f"{n.id}.toml"
         n.config.write_text(_toml(n, nodes, registrations, links, reshare))
         migrate.upgrade(n.db)
+    exchange_certificates(nodes)
     net = Network(nodes, root)
     try:
         yield net

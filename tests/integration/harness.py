@@ -15,13 +15,13 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import paho.mqtt.client as mqtt
 import psycopg
-from paho.mqtt.enums import CallbackAPIVersion
 
+from mdx.core import mqtt as node_mqtt
 from mdx.core import store
+from mdx.core.mqtt import Credentials
 from mdx.core.settings import NodeSettings
-from tests.conftest import free_port
+from tests.conftest import TOKEN_SECRET, free_port, mqtt_test_credentials
 
 
 def settings_env(settings: NodeSettings) -> dict[str, str]:
@@ -33,6 +33,11 @@ def settings_env(settings: NodeSettings) -> dict[str, str]:
         "MDX_BROKER__HOST": settings.broker.host,
         "MDX_BROKER__PORT": str(settings.broker.port),
         "MDX_BROKER__DATA_DIR": str(settings.broker.data_dir),
+        # MQTT identities: each service reads its generated password from the security folder.
+        "MDX_NODE__DEMO": "true" if settings.node.demo else "false",
+        "MDX_BROKER__TLS_PORT": str(settings.broker.tls_port),
+        "MDX_BROKER__SECURITY_DIR": str(settings.broker.security_dir),
+        "MDX_PRODUCERS": json.dumps([p.model_dump(mode="json") for p in settings.producers]),
         "MDX_DATABASE__URL": settings.database.url,
         "MDX_API__HOST": settings.api.host,
         "MDX_API__PORT": str(settings.api.port),
@@ -98,10 +103,15 @@ def scalar(database_url: str, sql: str, *params: Any) -> Any:
 class RawPublisher:
     """Publishes raw bytes at QoS 1 (MQTT v5) and waits until the broker acked every one."""
 
-    def __init__(self, host: str, port: int, client_id: str = "test-publisher") -> None:
-        self.client = mqtt.Client(
-            CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv5
-        )
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        client_id: str = "test-publisher",
+        credentials: Credentials | None = None,
+    ) -> None:
+        # By default the tests' observer, which may publish as any producer.
+        self.client = node_mqtt.client(credentials or mqtt_test_credentials(), client_id)
         self.client.max_inflight_messages_set(500)
         self.client.max_queued_messages_set(0)
         self._acked = 0
@@ -139,6 +149,8 @@ class RunningNode:
     base: str  # the API's base URL
     broker_port: int
     node_id: str = "jcg"
+    # Its MQTT secrets (demo): the producers ops1 and ais1 publish with their passwords here.
+    security_dir: Path = Path()
 
 
 @contextmanager
@@ -158,13 +170,21 @@ def running_node(
 [node]
 id = "jcg"
 default_tlp = "{default_tlp}"
+demo = true
 [broker]
 port = {broker_port}
 data_dir = "{broker_dir}"
+security_dir = "{work / "security"}"
 [database]
 url = "{database_url}"
 [api]
 port = {api_port}
+[auth]
+token_secret = "{TOKEN_SECRET}"
+[[producers]]
+id = "ops1"
+[[producers]]
+id = "ais1"
 """
     )
     log_path = work / "node.log"
@@ -184,7 +204,7 @@ port = {api_port}
 
     try:
         wait_for(healthy, timeout, lambda: "the node's /healthz: " + log_path.read_text())
-        yield RunningNode(base, broker_port)
+        yield RunningNode(base, broker_port, security_dir=work / "security")
     finally:
         proc.terminate()
         proc.wait(timeout=20)

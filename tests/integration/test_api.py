@@ -20,7 +20,7 @@ from mdx.core.envelope import make_envelope
 from mdx.core.intake import Accepted, IntakePolicy
 from mdx.core.schemas import INCIDENT_SCHEMA_ID, SchemaSet
 from mdx.core.settings import NodeSettings
-from tests.conftest import free_port
+from tests.conftest import TOKEN_SECRET, free_port, login
 
 INCIDENTS = "/api/v1/incidents"
 PROBLEM = "application/problem+json"
@@ -37,6 +37,7 @@ def schemas() -> SchemaSet:
 def settings_for(database_url: str, broker_port: int = 1) -> NodeSettings:
     return NodeSettings(
         node={"id": "jcg", "default_tlp": "GREEN"},
+        auth={"token_secret": TOKEN_SECRET},
         database={"url": database_url},
         broker={"host": "127.0.0.1", "port": broker_port},
     )
@@ -45,6 +46,7 @@ def settings_for(database_url: str, broker_port: int = 1) -> NodeSettings:
 @pytest.fixture
 def client(db: str, schemas: SchemaSet) -> Iterator[TestClient]:
     with TestClient(create_app(settings_for(db), schemas)) as c:
+        login(c, db)
         yield c
 
 
@@ -647,11 +649,22 @@ def test_openapi_lists_every_path(client: TestClient) -> None:
         "/api/v1/stream",
         "/federation/v1/feed",
         "/healthz",
+        "/auth/token",
+        "/auth/logout",
+        "/auth/me",
+        "/api/v1/admin/users",
+        "/api/v1/admin/audit",
     }
     assert set(paths["/api/v1/incidents"]) == {"get", "post"}
     assert set(paths["/api/v1/incidents/{incident_id}"]) == {"get", "patch"}
     # Parameter errors are 400s here, so FastAPI's stock 422 must not be documented.
-    assert set(paths["/api/v1/incidents"]["get"]["responses"]) == {"200", "400", "404", "500"}
+    assert set(paths["/api/v1/incidents"]["get"]["responses"]) == {
+        "200",
+        "400",
+        "401",
+        "404",
+        "500",
+    }
     assert {"201", "409", "422"} <= set(paths["/api/v1/incidents"]["post"]["responses"])
     docs = client.get("/docs")
     assert docs.status_code == 200

@@ -2,7 +2,7 @@
 
 Node jcg holds a grid of incidents and positions (its own and partner kcg's) carrying every
 combination of markings; partners kcg and uscg call with real MDX-Ed25519 signatures made with
-keys generated here, jcg's own operator calls without credentials.
+keys generated here, jcg's own viewer with an access token.
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ from mdx.core.intake import Accepted, IntakePolicy
 from mdx.core.policy import Decision, Marked, decide
 from mdx.core.schemas import SchemaSet
 from mdx.core.settings import NodeSettings
+from tests.conftest import TOKEN_SECRET, login
 
 INCIDENTS = "/api/v1/incidents"
 VESSELS = "/api/v1/vessels"
@@ -71,6 +72,7 @@ def iso(t: datetime) -> str:
 def settings_for(db: str, key_dir: Path) -> NodeSettings:
     return NodeSettings(
         node={"id": "jcg", "default_tlp": "GREEN", "signing_key": key_dir / "jcg.key"},
+        auth={"token_secret": TOKEN_SECRET},
         database={"url": db},
         broker={"host": "127.0.0.1", "port": 1},
         partners=[
@@ -105,11 +107,12 @@ def schemas() -> SchemaSet:
 @pytest.fixture
 def client(settings: NodeSettings, schemas: SchemaSet) -> Iterator[TestClient]:
     with TestClient(create_app(settings, schemas)) as c:
+        login(c, settings.database.url, "viewer")  # jcg's own people; partners sign instead
         yield c
 
 
 class Api:
-    """GETs as one caller: jcg's operator (no credentials) or a signing partner."""
+    """GETs as one caller: jcg's viewer (the client's token) or a signing partner."""
 
     def __init__(self, client: TestClient, keys_: dict[str, Ed25519PrivateKey], caller: str):
         self.client, self.keys, self.caller = client, keys_, caller
@@ -397,7 +400,7 @@ def _bad_headers(partner_keys: dict[str, Ed25519PrivateKey]) -> dict[str, tuple[
     kcg, now = partner_keys["kcg"], time.time()
     return {
         "malformed": ("MDX-Ed25519 node=kcg", "malformed"),
-        "other-scheme": ("Bearer abc.def", "malformed"),
+        "other-scheme": ("Basic a2NnOmtjZw==", "malformed"),  # Bearer: test_api_auth.py
         "unknown-node": (
             sign_request("GET", KCG_PATH, "rok", "jcg", Ed25519PrivateKey.generate(), now),
             "unknown-node",

@@ -7,12 +7,10 @@ import threading
 from pathlib import Path
 from typing import Any
 
-import paho.mqtt.client as mqtt
-from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
-from tests.conftest import Broker
+from tests.conftest import Broker, mqtt_test_client
 from tests.integration.harness import RawPublisher, wait_for
 
 
@@ -22,9 +20,7 @@ class Consumer:
     def __init__(self, broker: Broker, client_id: str, topic: str) -> None:
         self.got: list[bytes] = []
         self.subscribed = threading.Event()
-        self.client = mqtt.Client(
-            CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv5
-        )
+        self.client = mqtt_test_client(client_id)
         self.client.on_message = lambda _c, _u, m: self.got.append(m.payload)
         self.client.on_subscribe = lambda *_a: self.subscribed.set()
         props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]

@@ -10,7 +10,7 @@ import pytest
 
 from mdx.core.producer import Producer
 from mdx.core.settings import NodeSettings
-from tests.conftest import Broker
+from tests.conftest import Broker, mqtt_test_credentials
 from tests.integration.harness import RawPublisher, ServiceProcess, scalar, wait_for
 from tests.integration.test_ingest import envelope_bytes, position, topic, wait_until_online
 
@@ -66,7 +66,14 @@ def test_kill_broker_mid_burst_producer_republishes_until_receipted(
     ingest = ServiceProcess("ingest", node_settings, tmp_path)
     ingest.start()
     wait_until_online(node_settings, ingest)
-    producer = Producer("jcg", "ais9", mqtt_broker.host, mqtt_broker.port, republish_after_s=3.0)
+    producer = Producer(
+        "jcg",
+        "ais9",
+        mqtt_broker.host,
+        mqtt_broker.port,
+        credentials=mqtt_test_credentials(),  # the observer may publish as ais9
+        republish_after_s=3.0,
+    )
     producer.start()
     burst = threading.Thread(
         target=lambda: [producer.publish("position", position(i)) for i in range(BURST)]

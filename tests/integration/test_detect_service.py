@@ -28,6 +28,7 @@ from mdx.detect.publish import change, namespace
 from mdx.detect.reader import Tracks
 from mdx.detect.service import DetectService
 from mdx.detect.settings import DetectSettings
+from tests.conftest import login
 from tests.integration.harness import ServiceProcess, wait_for
 from tests.integration.test_api import judged, offset
 from tests.integration.test_ingest import wait_until_online
@@ -274,6 +275,7 @@ def test_foreign_fishing_raises_one_incident_and_updates_it_only_on_change(
 
     # An operator acknowledges it; the next update keeps that status.
     with TestClient(create_app(settings, schemas)) as api:
+        login(api, db)
         r = api.patch(f"/api/v1/incidents/{incident_id}", json={"status": "acknowledged"})
         assert r.status_code == 200, r.text
     assert version_of(db, incident_id) == 3

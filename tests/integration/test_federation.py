@@ -16,6 +16,7 @@ import pytest
 
 from mdx.core import store
 from mdx.core.envelope import make_envelope
+from tests.conftest import login
 from tests.integration.federation import Network, Node, build_network, positions_for
 from tests.integration.harness import RawPublisher, wait_for
 
@@ -97,12 +98,14 @@ def test_amber_for_kcg_reaches_kcg_and_never_uscg(net: Network) -> None:
         ).count(".")
         == 2
     )
-    api = httpx.get(f"{kcg.api}/api/v1/incidents/{amber['incident_id']}").json()
+    as_kcg, as_uscg = login(kcg.api, kcg.db, "viewer"), login(uscg.api, uscg.db, "viewer")
+    api = httpx.get(f"{kcg.api}/api/v1/incidents/{amber['incident_id']}", headers=as_kcg).json()
     assert api["properties"]["tlp"] == "AMBER" and api["properties"]["origin"] == "jcg"
     provenance = api["properties"]["provenance"]
     assert provenance["received_via"] == "jcg" and provenance["signature_verified"] is True
     assert provenance["custody"] == []
-    assert httpx.get(f"{uscg.api}/api/v1/incidents/{amber['incident_id']}").status_code == 404
+    withheld = httpx.get(f"{uscg.api}/api/v1/incidents/{amber['incident_id']}", headers=as_uscg)
+    assert withheld.status_code == 404
 
 
 def test_kill_share_service_mid_stream_loses_and_duplicates_nothing(net: Network) -> None:
@@ -223,14 +226,15 @@ def test_partner_broker_down_for_a_minute_then_everything_arrives_once(net: Netw
     # USCG's link never went down: it had everything too.
     wait_for(lambda: count_from(net["uscg"], source) >= n, 120, "USCG")
     assert count_from(net["uscg"], source) == n
-    health = httpx.get(f"{jcg.api}/api/v1/partners").json()
+    as_jcg = login(jcg.api, jcg.db, "viewer")
+    health = httpx.get(f"{jcg.api}/api/v1/partners", headers=as_jcg).json()
     kcg_link = next(p for p in health["partners"] if p["id"] == "kcg")
     assert kcg_link["link"]["connected"] is True
     wait_for(
         lambda: (
             next(
                 p
-                for p in httpx.get(f"{jcg.api}/api/v1/partners").json()["partners"]
+                for p in httpx.get(f"{jcg.api}/api/v1/partners", headers=as_jcg).json()["partners"]
                 if p["id"] == "kcg"
             )["outbound"]["backlog"]
             == 0
@@ -296,7 +300,7 @@ def test_tampered_unsigned_replayed_and_misaddressed_are_refused_and_audited(net
     for name, (msg, reason) in cases.items():
         assert str(dead(msg)).startswith(reason), (name, dead(msg))
     assert kcg.scalar(
-        "SELECT count(*) FROM audit_log WHERE event = 'share-refused' AND "
+        "SELECT count(*) FROM audit_log WHERE event = 'share.refused' AND "
         "detail->>'reason' LIKE 'share refused: %%' AND "
         "(detail->>'topic') = 'mdx/v1/share/jcg/kcg'"
     ) == len(cases)
@@ -309,7 +313,9 @@ def test_feed_serves_only_the_signed_callers_stream(net: Network) -> None:
     from mdx.core import fedauth
 
     jcg, kcg = net["jcg"], net["kcg"]
-    assert httpx.get(f"{jcg.api}/federation/v1/feed").status_code == 403
+    assert httpx.get(f"{jcg.api}/federation/v1/feed").status_code == 401
+    operator = login(jcg.api, jcg.db)  # an account of jcg is not a partner
+    assert httpx.get(f"{jcg.api}/federation/v1/feed", headers=operator).status_code == 403
     path = "/federation/v1/feed?since=0&limit=5"
     auth = fedauth.sign_request("GET", path, "kcg", "jcg", _key(kcg), clock.time())
     body = httpx.get(jcg.api + path, headers={"Authorization": auth}).json()
@@ -404,8 +410,10 @@ def test_sar_coordination_request_ack_sitreps_resolution_in_order_everywhere(
     net: Network,
 ) -> None:
     jcg, kcg, uscg = net["jcg"], net["kcg"], net["uscg"]
+    operators = {n.id: login(n.api, n.db) for n in (jcg, kcg, uscg)}
     case = httpx.post(
         f"{jcg.api}/api/v1/incidents",
+        headers=operators["jcg"],
         params={"tlp": "GREEN", "purpose": "SAR"},
         json={
             "category": "sar",
@@ -426,7 +434,9 @@ def test_sar_coordination_request_ack_sitreps_resolution_in_order_everywhere(
     )
 
     def step(node: Node, body: dict[str, Any]) -> dict[str, Any]:
-        r = httpx.post(f"{node.api}/api/v1/incidents/{incident_id}/sar", json=body)
+        r = httpx.post(
+            f"{node.api}/api/v1/incidents/{incident_id}/sar", json=body, headers=operators[node.id]
+        )
         assert r.status_code == 201, r.text
         return r.json()  # type: ignore[no-any-return]
 
@@ -482,11 +492,16 @@ def test_sar_coordination_request_ack_sitreps_resolution_in_order_everywhere(
     wait_for(lambda: events(jcg) == 5 and events(kcg) == 5, 30, "every step at JCG and KCG")
 
     # Only the origin changes the incident: USCG cannot; JCG resolves it.
-    refused = httpx.patch(f"{uscg.api}/api/v1/incidents/{incident_id}", json={"status": "closed"})
+    refused = httpx.patch(
+        f"{uscg.api}/api/v1/incidents/{incident_id}",
+        json={"status": "closed"},
+        headers=operators["uscg"],
+    )
     assert refused.status_code == 409 and "only its origin" in refused.json()["detail"]
     resolved = httpx.patch(
         f"{jcg.api}/api/v1/incidents/{incident_id}",
         json={"status": "resolved", "note": "All 8 recovered."},
+        headers=operators["jcg"],
     )
     assert resolved.status_code == 200, resolved.text
     wait_for(
@@ -508,9 +523,9 @@ def test_sar_coordination_request_ack_sitreps_resolution_in_order_everywhere(
         ("version", "jcg", 2),
     ]
     for node in (jcg, kcg, uscg):
-        entries = httpx.get(f"{node.api}/api/v1/incidents/{incident_id}/timeline").json()[
-            "timeline"
-        ]
+        entries = httpx.get(
+            f"{node.api}/api/v1/incidents/{incident_id}/timeline", headers=operators[node.id]
+        ).json()["timeline"]
         got = [(e["type"], e["by"], e.get("version") or e.get("number")) for e in entries]
         assert got == expected, (node.id, entries)
         assert entries[-1]["status"] == "resolved"

@@ -15,7 +15,6 @@ from typing import Any
 import orjson
 import paho.mqtt.client as mqtt
 import pytest
-from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
@@ -23,7 +22,7 @@ from mdx.core.settings import NodeSettings
 from mdx.feed import service as feed_service
 from mdx.feed.config import FeedConfig
 from mdx.feed.service import FeedService
-from tests.conftest import Broker, free_port
+from tests.conftest import Broker, free_port, mqtt_test_client
 from tests.integration.harness import wait_for
 
 PRODUCER = "ais-test-1"
@@ -82,9 +81,7 @@ class Subscriber:
         self.messages = 0
         self.lock = threading.Lock()
         subscribed = threading.Event()
-        self.client = mqtt.Client(
-            CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv5
-        )
+        self.client = mqtt_test_client(client_id)
         self.client.on_message = self._on_message
         self.client.on_subscribe = lambda *_a: subscribed.set()
         props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
@@ -134,10 +131,10 @@ class FeedServer:
 
 @pytest.fixture
 def settings(mqtt_broker: Broker) -> NodeSettings:
-    return NodeSettings(
-        node={"id": "jcg"},
-        broker={"host": mqtt_broker.host, "port": mqtt_broker.port},
-    )
+    """Node jcg with the feed's producer among the broker's identities (its password)."""
+    mqtt_broker.feeds.append(PRODUCER)
+    mqtt_broker.reload()
+    return mqtt_broker.settings
 
 
 @contextmanager

@@ -13,10 +13,10 @@ from typing import Any
 import orjson
 import paho.mqtt.client as mqtt
 import pytest
-from paho.mqtt.enums import CallbackAPIVersion
 
 from mdx.core.envelope import make_envelope
 from mdx.core.settings import NodeSettings
+from tests.conftest import mqtt_test_client
 from tests.integration.harness import RawPublisher, ServiceProcess, scalar, wait_for
 
 NODE = "jcg"
@@ -83,7 +83,7 @@ def wait_until_online(settings: NodeSettings, proc: ServiceProcess) -> None:
 def subscribe(settings: NodeSettings, topic_filter: str) -> tuple[mqtt.Client, list[Any]]:
     got: list[Any] = []
     ready = threading.Event()
-    client = mqtt.Client(CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5)
+    client = mqtt_test_client()
     client.on_message = lambda _c, _u, m: got.append((m.topic, _json_or_text(m.payload)))
     client.on_subscribe = lambda *_a: ready.set()
     client.connect(settings.broker.host, settings.broker.port)

@@ -27,7 +27,7 @@ from sqlalchemy import make_url
 
 from mdx.core import keys, migrate
 from mdx.node import bridges, broker
-from tests.conftest import PG_ADMIN
+from tests.conftest import PG_ADMIN, login, prepare_test_broker
 from tests.integration import netns
 from tests.integration.federation import (
     DEMO,
@@ -35,6 +35,7 @@ from tests.integration.federation import (
     Node,
     _toml,
     demo_registrations,
+    exchange_certificates,
     positions_for,
 )
 from tests.integration.harness import RawPublisher, wait_for
@@ -64,14 +65,18 @@ class NsNode(Node):
         return f"http://{self.address}:{self.api_port}"
 
     def start_broker(self) -> None:
+        settings = self.settings
+        auth = prepare_test_broker(settings)
+        extra = bridges.render(settings, auth.bridges)
         conf = broker.render_config(
-            self.broker_port, self.dir / "mosquitto", self.address, bridges.render(self.settings)
+            self.broker_port, self.dir / "mosquitto", auth, self.address, extra
         )
         proc = subprocess.Popen(
             netns.exec_in(self.netns, broker.mosquitto_binary(), "-c", str(conf))
         )
         self.procs["broker"] = proc
         broker.wait_for_port(self.address, self.broker_port, proc)
+        broker.wait_for_port(self.address, self.tls_port, proc)
 
     def start(self, service: str) -> None:
         with (self.dir / f"{service}.log").open("ab") as log:
@@ -155,6 +160,7 @@ def build_netns_network(ids: tuple[str, ...] = DEMO) -> Generator[NsNetwork]:
             assert all(p.broker_host == nodes[p.id].address for p in s.partners)
             assert all(p.api_url == nodes[p.id].api for p in s.partners)
             migrate.upgrade(n.db)
+        exchange_certificates(nodes)  # type: ignore[arg-type]  # dict[str, NsNode] is one
         yield net
 
 
@@ -185,7 +191,8 @@ def _count(node: Node, source: str, distinct: bool = False) -> int:
 
 
 def _link(node: NsNode, partner: str) -> dict[str, Any]:
-    body = httpx.get(f"{node.api}/api/v1/partners", timeout=5).json()
+    viewer = login(node.api, node.db, "viewer")
+    body = httpx.get(f"{node.api}/api/v1/partners", headers=viewer, timeout=5).json()
     return next(p for p in body["partners"] if p["id"] == partner)
 
 

@@ -10,6 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.conftest import login
 from tests.integration.federation import Network, build_network
 from tests.integration.harness import wait_for
 from tests.integration.test_federation import has_incident, incident, publish
@@ -60,7 +61,9 @@ def test_kcg_passes_jcg_items_on_to_uscg_only_where_the_markings_allow(chain: Ne
         uscg.scalar("SELECT data ? 'persons' FROM incidents WHERE incident_id = %s", people)
         is False
     )
-    feature = httpx.get(f"{uscg.api}/api/v1/incidents/{cases['green'][0]['incident_id']}").json()
+    viewer = login(uscg.api, uscg.db, "viewer")
+    url = f"{uscg.api}/api/v1/incidents/{cases['green'][0]['incident_id']}"
+    feature = httpx.get(url, headers=viewer).json()
     provenance = feature["properties"]["provenance"]
     assert (provenance["origin"], provenance["received_via"]) == ("jcg", "kcg")
     assert provenance["signature_verified"] is True

@@ -8,15 +8,12 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-import paho.mqtt.client as mqtt
-from paho.mqtt.enums import CallbackAPIVersion
-
 from mdx.ais import AisFeed, LineError, PositionReport, Skipped
 from mdx.core import topics
 from mdx.sim.ais import Batch, batches
 from mdx.sim.ais_cli import RunOptions, TcpFeedServer, run
 from mdx.sim.ais_scenarios import build_scenario
-from tests.conftest import Broker
+from tests.conftest import Broker, mqtt_test_client, mqtt_test_credentials
 
 NOW = 1_767_225_600
 
@@ -83,7 +80,7 @@ def test_tcp_feed_sends_history_then_live_and_survives_departures() -> None:
 def test_run_publishes_raw_lines_to_the_broker(mqtt_broker: Broker, tmp_path: Path) -> None:
     received: list[bytes] = []
     subscribed = threading.Event()
-    sub = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="test-ais-sub", protocol=mqtt.MQTTv5)
+    sub = mqtt_test_client("test-ais-sub")
     sub.on_connect = lambda c, *_: c.subscribe(topics.inbound("ais-sim", "ais"), qos=1)
     sub.on_subscribe = lambda *_: subscribed.set()
     sub.on_message = lambda c, u, msg: received.append(msg.payload)
@@ -101,6 +98,7 @@ def test_run_publishes_raw_lines_to_the_broker(mqtt_broker: Broker, tmp_path: Pa
                 max_rate=0,
                 out=out,
                 broker=(mqtt_broker.host, mqtt_broker.port),
+                credentials=mqtt_test_credentials(),
                 client_id="test-ais-sim",
             )
         )

@@ -28,7 +28,7 @@ from mdx.core.intake import Accepted, IntakePolicy
 from mdx.core.policy import Decision, Marked, decide
 from mdx.core.schemas import SchemaSet
 from mdx.core.settings import NodeSettings
-from tests.conftest import free_port
+from tests.conftest import TEST_PASSWORD, TOKEN_SECRET, free_port, login
 
 STREAM = "/api/v1/stream"
 T0 = datetime(2024, 5, 1, 9, 0, tzinfo=UTC)
@@ -50,6 +50,7 @@ def partner_keys(tmp_path: Path) -> dict[str, Ed25519PrivateKey]:
 def settings(db: str, tmp_path: Path, partner_keys: dict[str, Ed25519PrivateKey]) -> NodeSettings:
     return NodeSettings(
         node={"id": "jcg", "default_tlp": "GREEN"},
+        auth={"token_secret": TOKEN_SECRET},
         database={"url": db},
         broker={"host": "127.0.0.1", "port": 1},
         partners=[
@@ -87,14 +88,23 @@ def base_url(
     while not server.started:
         assert time.monotonic() < deadline, "uvicorn did not start"
         time.sleep(0.02)
-    yield f"http://127.0.0.1:{port}"
+    url = f"http://127.0.0.1:{port}"
+    _viewer[url] = login(url, settings.database.url, "viewer")
+    yield url
     server.should_exit = True
     thread.join(timeout=10)
 
 
-def signed(path_qs: str, caller: str | None, keys_: dict[str, Ed25519PrivateKey]) -> dict[str, str]:
+# base URL -> the Authorization header of the node's own viewer (set by `base_url`).
+_viewer: dict[str, dict[str, str]] = {}
+
+
+def signed(
+    base_url: str, path_qs: str, caller: str | None, keys_: dict[str, Ed25519PrivateKey]
+) -> dict[str, str]:
+    """A partner's signature, or (caller None) jcg's own viewer's token."""
     if caller is None:
-        return {}
+        return dict(_viewer[base_url])
     auth = sign_request("GET", path_qs, caller, "jcg", keys_[caller], time.time())
     return {"Authorization": auth}
 
@@ -135,7 +145,7 @@ def connect(
     last_event_id: str | None = None,
 ) -> Iterator[Sse]:
     path_qs = f"{STREAM}?{query}" if query else STREAM
-    headers = signed(path_qs, caller, keys_ or {})
+    headers = signed(base_url, path_qs, caller, keys_ or {})
     if last_event_id is not None:
         headers["Last-Event-ID"] = last_event_id
     with (
@@ -148,7 +158,7 @@ def connect(
 
 
 def get(base_url: str, path: str, caller: str | None = None, keys_: Any = None) -> Any:
-    r = httpx.get(base_url + path, headers=signed(path, caller, keys_ or {}), timeout=5)
+    r = httpx.get(base_url + path, headers=signed(base_url, path, caller, keys_ or {}), timeout=5)
     assert r.status_code == 200, r.text
     return r.json()
 
@@ -281,5 +291,17 @@ def test_a_partner_streams_only_what_the_policy_releases(
 
 
 def test_a_bad_cursor_is_a_400(base_url: str) -> None:
-    r = httpx.get(f"{base_url}{STREAM}", headers={"Last-Event-ID": "nonsense"}, timeout=5)
+    headers = {**_viewer[base_url], "Last-Event-ID": "nonsense"}
+    r = httpx.get(f"{base_url}{STREAM}", headers=headers, timeout=5)
     assert r.status_code == 400, r.text
+
+
+def test_the_map_streams_with_its_session_cookie_and_nobody_without(base_url: str) -> None:
+    assert httpx.get(f"{base_url}{STREAM}", timeout=5).status_code == 401
+    with httpx.Client(base_url=base_url, timeout=5) as client:
+        form = {"username": "test-viewer", "password": TEST_PASSWORD}
+        assert client.post("/auth/token", data=form).status_code == 200
+        # The cookie only, as the map's EventSource sends it (it cannot set headers).
+        with client.stream("GET", STREAM) as r:
+            assert r.status_code == 200
+            assert next(r.iter_lines()) == "retry: 1000"

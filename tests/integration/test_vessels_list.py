@@ -15,6 +15,7 @@ from mdx.api.app import create_app
 from mdx.core import keys
 from mdx.core.policy import Marked
 from mdx.core.schemas import SchemaSet
+from tests.conftest import login
 from tests.integration.test_api_policy import PARTNERS, T0, Api, accepted, iso, save, settings_for
 
 VESSELS = "/api/v1/vessels"
@@ -37,6 +38,7 @@ def client(
     db: str, tmp_path: Path, schemas: SchemaSet, partner_keys: dict[str, Ed25519PrivateKey]
 ) -> Iterator[TestClient]:
     with TestClient(create_app(settings_for(db, tmp_path), schemas)) as c:
+        login(c, db, "viewer")
         yield c
 
 

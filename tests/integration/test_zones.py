@@ -25,7 +25,7 @@ from mdx.cli.main import app
 from mdx.core import zones
 from mdx.core.schemas import ZONE_SCHEMA_ID, SchemaSet
 from mdx.core.settings import NodeSettings
-from tests.conftest import Broker, free_port
+from tests.conftest import TOKEN_SECRET, Broker, free_port, login
 from tests.integration.harness import wait_for
 from tests.integration.test_api import settings_for
 
@@ -71,6 +71,7 @@ def folder(tmp_path: Path) -> Path:
 def client(engine: Engine, schemas: SchemaSet, db: str) -> Iterator[TestClient]:
     zones.load(engine, SHIPPED, schemas)
     with TestClient(create_app(settings_for(db), schemas)) as c:
+        login(c, db, "viewer")
         yield c
 
 
@@ -410,13 +411,17 @@ def test_a_node_with_a_bad_zone_file_refuses_to_start(
         f"""
 [node]
 id = "jcg"
+demo = true
 [broker]
 port = {broker_port}
 data_dir = "{broker_dir}"
+security_dir = "{tmp_path / "security"}"
 [database]
 url = "{db}"
 [api]
 port = {api_port}
+[auth]
+token_secret = "{TOKEN_SECRET}"
 [zones]
 dir = "{folder}"
 """
@@ -444,10 +449,14 @@ def test_a_node_loads_its_zones_when_it_starts(
     api_port = free_port()
     env = {
         "MDX_NODE__ID": "jcg",
+        # A demo node: its services' MQTT passwords are the test broker's.
+        "MDX_NODE__DEMO": "true",
         "MDX_BROKER__PORT": str(mqtt_broker.port),
+        "MDX_BROKER__SECURITY_DIR": str(mqtt_broker.security_dir),
         "MDX_DATABASE__URL": db,
         "MDX_API__PORT": str(api_port),
         "MDX_ZONES__DIR": str(folder),
+        "MDX_AUTH__TOKEN_SECRET": TOKEN_SECRET,
     }
     config = tmp_path / "empty.toml"
     config.write_text("[node]\nid = 'jcg'\n")
@@ -458,15 +467,16 @@ def test_a_node_loads_its_zones_when_it_starts(
         stderr=subprocess.DEVNULL,
     )
     try:
+        base = f"http://127.0.0.1:{api_port}"
 
         def answers() -> bool:
             try:
-                return httpx.get(f"http://127.0.0.1:{api_port}{ZONES}", timeout=1).is_success
+                return httpx.get(f"{base}/healthz", timeout=1).is_success
             except httpx.HTTPError:
                 return False
 
         wait_for(answers, 30, "the node's api never answered")
-        body = httpx.get(f"http://127.0.0.1:{api_port}{ZONES}", timeout=5).json()
+        body = httpx.get(f"{base}{ZONES}", headers=login(base, db, "viewer"), timeout=5).json()
         assert {f["id"] for f in body["features"]} == ALL - {
             "kr-eez-east-sea",
             "kr-eez-yellow-sea",

@@ -32,6 +32,20 @@ LEAVES = {
     "zones check",
     "feed run",
     "detect run",
+    "pki init",
+    "pki issue",
+    "pki revoke",
+    "pki csr",
+    "pki sign",
+    "pki accept",
+    "pki link",
+    "mqtt prepare",
+    "mqtt acl",
+    "audit verify",
+    "audit tail",
+    "users add",
+    "users list",
+    "users disable",
 }
 VALID_ENVELOPE = SCHEMA_DIR / "envelope/v1/examples/valid/incident-amber-strict.json"
 
@@ -86,6 +100,10 @@ def test_the_leaf_commands_are_exactly_these() -> None:
         "zones",
         "feed",
         "detect",
+        "pki",
+        "mqtt",
+        "audit",
+        "users",
     }
 
 

@@ -37,6 +37,7 @@ from mdx.core import keys
 from mdx.core.settings import NodeSettings, load_settings
 from mdx.node import bridges
 from mdx.node import broker as local_broker
+from mdx.node.security import BrokerAuth
 
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE = ROOT / "docker-compose.yml"
@@ -70,6 +71,12 @@ ONCE_ROLES = {"bridges", "migrate"}
 HEALTHCHECKED_ROLES = {"db", "broker", "ingest", "share", "api"}
 # The services that sign or verify (mdx.core.keys): they mount the keys.
 SIGNING_ROLES = {"share", "api"}
+# The services that read their MQTT password from the node's security folder, which the demo
+# keeps in the keys volume (read-only), and the one that generates them there (writable).
+MQTT_ROLES = {"ingest", "share", "api", "detect", "sim", "ais"}
+SECRETS_WRITER = "bridges"
+# Where the broker reads what `mdx mqtt prepare` writes (beside bridges.conf).
+MOSQUITTO_AUTH = "/mosquitto/config/bridges/auth"
 # The network-wide one-shot that creates every node's signing key.
 KEYS = "keys"
 # Run through `sh -c` (several commands or a redirection); every other mdx service is `mdx ...`.
@@ -84,7 +91,8 @@ READY = {
 }
 EXPECTED_DEPENDS_ON = {
     "db": {},
-    "bridges": {},
+    # It writes the broker's passwords, ACL and TLS files from the node's security folder.
+    "bridges": {KEYS: "service_completed_successfully"},
     "broker": {"bridges": "service_completed_successfully"},
     "migrate": {"db": "service_healthy"},
     "ingest": READY,
@@ -397,14 +405,16 @@ def identity(settings: NodeSettings) -> dict[str, Any]:
     """What makes a node that node, whatever the network it runs on: everything but the
     addresses (broker, database and api host and port, the partners' broker and api)."""
     found = settings.model_dump(mode="json")
-    addresses = {"broker": ("host", "port", "data_dir"), "api": ("host", "port")}
+    # Where the broker listens and keeps its files (security_dir: in the keys volume).
+    broker = ("host", "port", "data_dir", "tls_port", "security_dir")
+    addresses = {"broker": broker, "api": ("host", "port")}
     for section, fields in addresses.items():
         for field in fields:
             del found[section][field]
     url = make_url(found["database"].pop("url"))
     found["database"] = (url.drivername, url.username, url.password, url.database)
     for partner in found["partners"]:
-        for field in ("broker_host", "broker_port", "api_url"):
+        for field in ("broker_host", "broker_port", "broker_tls_port", "api_url"):
             del partner[field]
     return found
 
@@ -438,6 +448,9 @@ def test_docker_config_addresses_compose_services(
         assert partner.broker_host == broker and broker in services, (node, partner.id)
         [(_, partner_broker_port)] = ports(services[broker])
         assert partner.broker_port == partner_broker_port, (node, partner.id)
+        # The bridges dial the partner's TLS listener, which the compose network alone reaches.
+        assert partner.broker_tls_port == docker[partner.id].broker.tls_port, (node, partner.id)
+        assert str(partner.broker_tls_port) in directives(DOCKER_MOSQUITTO.read_text())["listener"]
         api = urlsplit(partner.api_url)
         assert api.scheme == "http"
         assert api.hostname == f"{partner.id}-api" and api.hostname in services
@@ -555,8 +568,7 @@ def test_keys_service_creates_every_node_s_key(
     services: dict[str, dict[str, Any]], docker: dict[str, NodeSettings]
 ) -> None:
     service = services[KEYS]
-    commands = steps(service)
-    assert all(mdx_args(s)[:2] == ["keys", "init"] for s in commands)
+    commands = [s for s in steps(service) if mdx_args(s)[:2] == ["keys", "init"]]
     assert [config_of(s) for s in commands] == [DOCKER_NODE_CONFIGS / f"{n}.toml" for n in NODES]
     volume, read_only = mounted_at(service, KEYS_DIR)
     assert not is_bind(volume) and not read_only
@@ -564,6 +576,36 @@ def test_keys_service_creates_every_node_s_key(
         key = in_app(docker[node].node.signing_key)
         assert key.parent == KEYS_DIR, node
         assert in_app(keys.public_path(docker[node].node.signing_key)).parent == KEYS_DIR
+
+
+def test_keys_service_links_every_pair_of_partners(
+    services: dict[str, dict[str, Any]], docker: dict[str, NodeSettings]
+) -> None:
+    """`mdx pki link` per pair: each node's CA, and each bridge's certificate from the
+    partner's CA, in each node's security folder in the keys volume."""
+    links = [s for s in steps(services[KEYS]) if mdx_args(s)[:2] == ["pki", "link"]]
+    linked = set()
+    for step in links:
+        node = config_of(step).stem
+        partner = repo_path(mdx_args(step)[-1]).stem
+        assert docker[partner].partner(node) is not None, (node, partner)
+        linked.add(frozenset((node, partner)))
+    pairs = {frozenset((n, p.id)) for n in NODES for p in docker[n].partners}
+    assert linked == pairs and len(links) == len(pairs)
+    for node in NODES:
+        assert in_app(docker[node].broker.security_dir).is_relative_to(KEYS_DIR), node
+
+
+@pytest.mark.parametrize("node", NODES)
+def test_mqtt_services_mount_the_keys_read_only(
+    node: str, services: dict[str, dict[str, Any]]
+) -> None:
+    """Their MQTT passwords are in the node's security folder; only `<node>-bridges`, which
+    generates them (`mdx mqtt prepare`), may write there."""
+    volume, _ = mounted_at(services[KEYS], KEYS_DIR)
+    for role in MQTT_ROLES:
+        assert mounted_at(services[f"{node}-{role}"], KEYS_DIR) == (volume, True), role
+    assert mounted_at(services[f"{node}-{SECRETS_WRITER}"], KEYS_DIR) == (volume, False)
 
 
 @pytest.mark.parametrize("node", NODES)
@@ -577,7 +619,7 @@ def test_signing_services_mount_the_keys_read_only(
         assert in_app(partner.public_key) in written, (node, partner.id)
     for role in SIGNING_ROLES:
         assert mounted_at(services[f"{node}-{role}"], KEYS_DIR) == (volume, True), role
-    for role in MDX_ROLES - SIGNING_ROLES:
+    for role in MDX_ROLES - SIGNING_ROLES - MQTT_ROLES - {SECRETS_WRITER}:
         assert all(t != str(KEYS_DIR) for _, t, _ in mounts(services[f"{node}-{role}"])), role
 
 
@@ -607,13 +649,22 @@ def test_broker_mounts_its_config_the_shared_policy_and_its_bridges(
 def test_broker_bridges_are_rendered_from_the_node_s_docker_config(
     node: str, services: dict[str, dict[str, Any]]
 ) -> None:
-    """`<node>-bridges` writes `mdx bridge config` into the volume the broker includes."""
+    """`<node>-bridges` writes the broker's authentication files (`mdx mqtt prepare`) and
+    `mdx bridge config` into the volume the broker includes."""
     service = services[f"{node}-bridges"]
     volume, _ = mounted_at(services[f"{node}-broker"], MOSQUITTO_BRIDGES)
-    [render, move] = steps(service)
+    [prepare, render, move] = steps(service)
+    assert mdx_args(prepare)[:2] == ["mqtt", "prepare"]
+    assert config_of(prepare) == DOCKER_NODE_CONFIGS / f"{node}.toml"
+    assert "--shared" in prepare  # readable by the broker's own user in its container
+    assert render[render.index("--files") + 1] == f"{MOSQUITTO_AUTH}/partners"
     assert mdx_args(render)[:2] == ["bridge", "config"]
     assert config_of(render) == DOCKER_NODE_CONFIGS / f"{node}.toml"
     [written] = render[render.index(">") + 1 :]
+    # The broker sees this volume at MOSQUITTO_BRIDGES: the auth files at MOSQUITTO_AUTH.
+    out = PurePosixPath(prepare[prepare.index("--out") + 1])
+    assert out == PurePosixPath(written).parent / "auth"
+    assert PurePosixPath(MOSQUITTO_AUTH) == PurePosixPath(MOSQUITTO_BRIDGES) / "auth"
     assert move[0] == "mv" and move[1] == written
     final = PurePosixPath(move[2])
     assert final.suffix == ".conf"  # Mosquitto's include_dir reads *.conf files only
@@ -624,12 +675,17 @@ def test_broker_bridges_are_rendered_from_the_node_s_docker_config(
 
 @pytest.mark.parametrize("node", NODES)
 def test_bridges_reach_the_partners_brokers_by_service_name(
-    node: str, services: dict[str, dict[str, Any]], local: dict[str, NodeSettings]
+    node: str,
+    services: dict[str, dict[str, Any]],
+    local: dict[str, NodeSettings],
+    docker: dict[str, NodeSettings],
 ) -> None:
     """What the bridges service renders: a bridge per partner of the local node, addressed to
     the partner's broker service; otherwise the very bridges the local set-up runs."""
-    [render, _] = steps(services[f"{node}-bridges"])
-    result = CliRunner().invoke(app, [*mdx_args(render)[:2], "--config", str(config_of(render))])
+    [_, render, _] = steps(services[f"{node}-bridges"])
+    files = render[render.index("--files") + 1]
+    args = [*mdx_args(render)[:2], "--config", str(config_of(render)), "--files", files]
+    result = CliRunner().invoke(app, args)
     assert result.exit_code == 0, result.output
     rendered = config_directives(result.output)
     addresses = [value for key, value in rendered if key == "address"]
@@ -638,9 +694,10 @@ def test_bridges_reach_the_partners_brokers_by_service_name(
         host, port = address.rsplit(":", 1)
         assert host == f"{partner.id}-broker" and host in services, (node, address)
         assert services[host]["image"].startswith("eclipse-mosquitto:"), host
-        [(_, listener)] = ports(services[host])
-        assert int(port) == listener, (node, address)
-    at_home = config_directives(bridges.render(local[node]))
+        # The partner broker's TLS listener (mosquitto.conf), where bridges authenticate.
+        assert int(port) == docker[partner.id].broker.tls_port, (node, address)
+        assert port in directives(DOCKER_MOSQUITTO.read_text())["listener"], (node, address)
+    at_home = config_directives(bridges.render(local[node], Path(files)))
     assert [k for k, _ in rendered] == [k for k, _ in at_home]
     assert [kv for kv in rendered if kv[0] != "address"] == [
         kv for kv in at_home if kv[0] != "address"
@@ -651,7 +708,12 @@ def test_docker_mosquitto_conf(services: dict[str, dict[str, Any]]) -> None:
     conf = directives(DOCKER_MOSQUITTO.read_text())
     for node in NODES:
         [(_, container_port)] = ports(services[f"{node}-broker"])
-        assert conf["listener"] == [str(container_port)]  # all interfaces of the container
+        # All interfaces of the container: the published password listener, then TLS.
+        assert conf["listener"] == [str(container_port), "8883"]
+    assert conf["allow_anonymous"] == ["false"]
+    for key in ("password_file", "acl_file", "cafile", "certfile", "keyfile", "crlfile"):
+        [path] = conf[key]
+        assert PurePosixPath(path).parent == PurePosixPath(MOSQUITTO_AUTH), key
     assert conf["include_dir"] == [MOSQUITTO_CONF_D, MOSQUITTO_BRIDGES]
     assert conf["log_dest"] == ["stdout"]
     [location] = conf["persistence_location"]
@@ -692,7 +754,8 @@ def test_docker_conf_sets_what_the_local_set_up_renders(
     `user root` where Mosquitto's own user cannot reach its folder; the image runs Mosquitto as
     its own user."""
     extra = bridges.render(local["jcg"])
-    rendered = local_broker.render_config(18831, tmp_path, extra=extra).read_text()
+    auth = BrokerAuth(tmp_path / "auth", local["jcg"].broker.tls_port)
+    rendered = local_broker.render_config(18831, tmp_path, auth, extra=extra).read_text()
     globals_ = config_directives(rendered.removesuffix(extra))
     docker_conf = directives(DOCKER_MOSQUITTO.read_text())
     assert set(docker_conf) == {k for k, _ in globals_} - {"user"}
@@ -703,11 +766,19 @@ def test_docker_conf_sets_what_the_local_set_up_renders(
 def test_broker_healthcheck_subscribes_to_the_broker(
     node: str, services: dict[str, dict[str, Any]]
 ) -> None:
-    test = services[f"{node}-broker"]["healthcheck"]["test"]
-    assert test[:2] == ["CMD", "mosquitto_sub"]
-    assert test[test.index("-p") + 1] == "1883"
-    assert test[test.index("-t") + 1] == "$$SYS/broker/version"  # $SYS once Compose unescapes
-    assert "-W" in test  # gives up instead of hanging until the healthcheck's timeout
+    """Without credentials: healthy is CONNACK 135 (not authorized), the exit code
+    mosquitto_sub returns for it (measured with Mosquitto 2.0.11's client)."""
+    kind, script = services[f"{node}-broker"]["healthcheck"]["test"]
+    assert kind == "CMD-SHELL"
+    sub, check = (part.strip() for part in script.split(";"))
+    words = shlex.split(sub)
+    assert words[0] == "mosquitto_sub"
+    assert words[words.index("-p") + 1] == "1883"
+    assert words[words.index("-V") + 1] == "5"
+    assert "-u" not in words and "-P" not in words
+    assert words[words.index("-t") + 1] == "$$SYS/broker/version"  # $SYS once unescaped
+    assert "-W" in words  # gives up instead of hanging until the healthcheck's timeout
+    assert check == "[ $$? -eq 135 ]"
 
 
 # --- the mdx commands ---------------------------------------------------------------------

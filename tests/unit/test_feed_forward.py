@@ -11,6 +11,7 @@ import orjson
 import paho.mqtt.client as mqtt
 import pytest
 
+from mdx.core.mqtt import Credentials
 from mdx.feed.forward import Batcher, Forwarder, LineQueue
 
 
@@ -121,6 +122,7 @@ class FakeClient:
         self.lock = threading.Lock()
         self.next_mid = 0
 
+    def username_pw_set(self, *_a: Any) -> None: ...
     def max_inflight_messages_set(self, _n: int) -> None: ...
     def max_queued_messages_set(self, _n: int) -> None: ...
     def will_set(self, *_a: Any, **_k: Any) -> None: ...
@@ -173,6 +175,7 @@ def _forwarder(queue: LineQueue, max_inflight: int = 3) -> Forwarder:
         host="h",
         port=1,
         client_id="c",
+        credentials=Credentials("feed-x", "not-a-secret"),
         topic="feed/topic",
         status_topic="status/feed",
         service="feed-x",
@@ -242,6 +245,7 @@ def test_stop_sends_the_partial_batch(fake: list[FakeClient]) -> None:
         host="h",
         port=1,
         client_id="c",
+        credentials=Credentials("feed-x", "not-a-secret"),
         topic="feed/topic",
         status_topic="status/feed",
         service="feed-x",

@@ -6,10 +6,13 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 
 import orjson
-from fastapi import FastAPI, Request, Response
+from fastapi import Depends, FastAPI, Request, Response
 from sqlalchemy import create_engine
 
 from mdx.api import (
+    access,
+    admin,
+    auth,
     deadletters,
     federation,
     health,
@@ -21,7 +24,8 @@ from mdx.api import (
     vessels,
     zones,
 )
-from mdx.api.deps import build_resources, unauthorized
+from mdx.api.deps import build_resources, caller, unauthorized
+from mdx.api.token_key import token_key
 from mdx.core.fedauth import AuthRejected
 from mdx.core.schemas import SchemaSet
 from mdx.core.settings import NodeSettings
@@ -29,7 +33,17 @@ from mdx.core.settings import NodeSettings
 DB_CONNECT_TIMEOUT_S = 5
 
 
+# Open to anyone: health, login and logout, the map's files (its data calls authenticate).
+# The OpenAPI document and /docs are FastAPI's own routes, outside these routers.
+PUBLIC = (health, auth, map)
+# Everything else needs an authenticated caller; what each route lets it do is its own rule.
+AUTHENTICATED = (incidents, sar, vessels, zones, deadletters, federation, stream, admin)
+
+
 def create_app(settings: NodeSettings, schemas: SchemaSet | None = None) -> FastAPI:
+    """Raises mdx.api.token_key.InsecureSecret when a real node has no safe token key."""
+    key = token_key(settings)  # before anything starts: a node with a weak key never serves
+
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         engine = create_engine(
@@ -38,7 +52,7 @@ def create_app(settings: NodeSettings, schemas: SchemaSet | None = None) -> Fast
             connect_args={"connect_timeout": DB_CONNECT_TIMEOUT_S},
             json_deserializer=orjson.loads,  # jsonb columns: several times the stdlib's speed
         )
-        app.state.resources = build_resources(settings, schemas or SchemaSet(), engine)
+        app.state.resources = build_resources(settings, schemas or SchemaSet(), engine, key)
         try:
             yield
         finally:
@@ -53,6 +67,7 @@ def create_app(settings: NodeSettings, schemas: SchemaSet | None = None) -> Fast
         responses=problems.responses(400, 404, 500),
     )
     problems.install(app)
+    access.install(app)
     app.add_exception_handler(AuthRejected, unauthorized)
 
     @app.middleware("http")
@@ -74,6 +89,10 @@ def create_app(settings: NodeSettings, schemas: SchemaSet | None = None) -> Fast
             )
         return await call_next(request)
 
-    for module in (incidents, sar, vessels, zones, deadletters, health, federation, map, stream):
+    for module in AUTHENTICATED:
+        app.include_router(
+            module.router, dependencies=[Depends(caller)], responses=problems.responses(401)
+        )
+    for module in PUBLIC:
         app.include_router(module.router)
     return app

@@ -4,7 +4,6 @@ it, including who is calling."""
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Annotated
@@ -12,9 +11,11 @@ from typing import Annotated
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from fastapi import Depends, Request
 from fastapi.responses import Response
+from fastapi.security import OAuth2PasswordBearer
 from sqlalchemy import Connection, Engine
 
-from mdx.api import incident_query, problems
+from mdx.api import identity, incident_query, problems
+from mdx.api.ratelimit import RateLimiter
 from mdx.api.visibility import Caller
 from mdx.core import fedauth, keys
 from mdx.core.intake import IntakePolicy
@@ -40,9 +41,15 @@ class Resources:
     trusted: Mapping[str, Ed25519PublicKey]
     # What the feed seals with; None when the node has no signing key (then no feed).
     node_keys: NodeKeys | None
+    # The HMAC key of access tokens (mdx.api.token_key) and the per-caller rate limits.
+    token_key: bytes
+    write_limiter: RateLimiter
+    login_limiter: RateLimiter
 
 
-def build_resources(settings: NodeSettings, schemas: SchemaSet, engine: Engine) -> Resources:
+def build_resources(
+    settings: NodeSettings, schemas: SchemaSet, engine: Engine, token_key: bytes
+) -> Resources:
     incident = schemas.schema(INCIDENT_SCHEMA_ID)["properties"]
     zone = schemas.schema(ZONE_SCHEMA_ID)["properties"]["properties"]["properties"]
     return Resources(
@@ -60,7 +67,14 @@ def build_resources(settings: NodeSettings, schemas: SchemaSet, engine: Engine) 
         incident_properties=frozenset(incident) - {"location"} | incident_query.STORED_PROPERTIES,
         trusted=fedauth.trust_store(settings),
         node_keys=_node_keys(settings),
+        token_key=token_key,
+        write_limiter=_limiter(settings),
+        login_limiter=_limiter(settings),
     )
+
+
+def _limiter(settings: NodeSettings) -> RateLimiter:
+    return RateLimiter(settings.auth.write_burst, settings.auth.writes_per_minute / 60)
 
 
 def _node_keys(settings: NodeSettings) -> NodeKeys | None:
@@ -85,26 +99,13 @@ Res = Annotated[Resources, Depends(resources)]
 Db = Annotated[Connection, Depends(connection)]
 
 
-def caller(request: Request, res: Res) -> Caller:
-    """A partner node, if the request is signed (see mdx.core.fedauth); else a local operator.
-
-    Operator login arrives in a later issue; until then a request without credentials is the
-    node's own operator, so the API must be reachable only from the node's own network.
-    """
-    header = request.headers.get("authorization")
-    if header is None:
-        return Caller()
-    node = fedauth.verify_request(
-        header, request.method, _path_qs(request), res.settings.node.id, res.trusted, time.time()
-    )
-    return Caller(node=node, settings=res.settings)
+# Only for the OpenAPI document (the Authorize button of /docs); `identify` reads the header.
+_oauth2 = OAuth2PasswordBearer(tokenUrl="/auth/token", auto_error=False)
 
 
-def _path_qs(request: Request) -> str:
-    # The path and query exactly as sent (still percent-encoded): what the partner signed.
-    path: bytes = request.scope.get("raw_path") or request.url.path.encode()
-    query: bytes = request.scope.get("query_string", b"")
-    return (path + b"?" + query if query else path).decode("latin-1")
+def caller(request: Request, res: Res, _: Annotated[str | None, Depends(_oauth2)]) -> Caller:
+    """The account or partner node behind the request (mdx.api.identity); 401 if none."""
+    return identity.identify(request, res)
 
 
 async def unauthorized(request: Request, exc: Exception) -> Response:

@@ -6,9 +6,7 @@ import time
 import uuid
 from typing import Any
 
-import paho.mqtt.client as mqtt
 from fastapi import APIRouter
-from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.reasoncodes import ReasonCode
 from pydantic import BaseModel
 from sqlalchemy import Engine, func, literal, select
@@ -16,6 +14,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from mdx.api.deps import Res
 from mdx.api.problems import Unavailable, responses
+from mdx.core import mqtt as node_mqtt
 
 BROKER_TIMEOUT_S = 2.0
 
@@ -30,9 +29,15 @@ class Health(BaseModel):
 @router.get("/healthz", summary="Database and broker reachability", responses=responses(503))
 def healthz(res: Res) -> Health:
     broker = res.settings.broker
+    try:
+        creds = node_mqtt.credentials(res.settings, "api")
+    except node_mqtt.CredentialsError as e:
+        broker_check: dict[str, Any] = {"status": "failed", "error": str(e)}
+    else:
+        broker_check = check_broker(broker.host, broker.port, res.settings.node.id, creds)
     checks = {
         "database": check_database(res.engine),
-        "broker": check_broker(broker.host, broker.port, res.settings.node.id),
+        "broker": broker_check,
     }
     failed = [name for name, c in checks.items() if c["status"] != "ok"]
     if failed:
@@ -51,16 +56,15 @@ def check_database(engine: Engine) -> dict[str, Any]:
     return {"status": "ok", "postgis": row[1]}
 
 
-def check_broker(host: str, port: int, node_id: str) -> dict[str, Any]:
-    """An MQTT v5 CONNECT and its CONNACK: a listening port alone does not prove a broker."""
+def check_broker(
+    host: str, port: int, node_id: str, creds: node_mqtt.Credentials
+) -> dict[str, Any]:
+    """An MQTT v5 CONNECT as the api's identity and its CONNACK: a listening port alone does
+    not prove a broker (nor that the api's credentials work)."""
     where = {"host": host, "port": port}
     answer: list[ReasonCode] = []
-    client = mqtt.Client(
-        CallbackAPIVersion.VERSION2,
-        # Unique, so a health check never takes over another client's session.
-        client_id=f"mdx-{node_id}-api-health-{uuid.uuid4().hex[:8]}",
-        protocol=mqtt.MQTTv5,
-    )
+    # Unique, so a health check never takes over another client's session.
+    client = node_mqtt.client(creds, f"mdx-{node_id}-api-health-{uuid.uuid4().hex[:8]}")
     client.on_connect = lambda _c, _u, _f, reason, _p: answer.append(reason)
     client.connect_timeout = BROKER_TIMEOUT_S
     deadline = time.monotonic() + BROKER_TIMEOUT_S

@@ -94,11 +94,13 @@ _COLUMN_PROPERTIES = {
 # times differently (it drops trailing zeros of the fraction), so received_at stays one way.
 _PYTHON_ONLY = frozenset({"provenance", "received_at", *PERSONAL_FIELDS})
 
-Page = tuple[list[Any], tuple[datetime, uuid.UUID] | None]
+# The features, the keyset to continue from, and each feature's (id, TLP) for the audit trail.
+Page = tuple[list[Any], tuple[datetime, uuid.UUID] | None, list[tuple[str, str]]]
 
 
 def page(conn: Connection, f: IncidentFilter, who: Caller) -> Page:
-    """Newest first; the keyset to continue from, or None when this is the last page."""
+    """Newest first; the keyset to continue from, or None when this is the last page; and the
+    (id, TLP) of each feature."""
     if f.properties is not None and not f.properties & _PYTHON_ONLY:
         return _written_by_sql(conn, f, who)
     query = (
@@ -115,7 +117,7 @@ def page(conn: Connection, f: IncidentFilter, who: Caller) -> Page:
         for feature in features:
             props = feature["properties"]
             feature["properties"] = {k: props[k] for k in f.properties if k in props}
-    return features, last
+    return features, last, [(str(r.incident_id), r.tlp) for r in rows]
 
 
 def _written_by_sql(conn: Connection, f: IncidentFilter, who: Caller) -> Page:
@@ -147,7 +149,10 @@ def _written_by_sql(conn: Connection, f: IncidentFilter, who: Caller) -> Page:
         _where(
             visible(
                 select(
-                    Incident.observed_at, Incident.incident_id, cast(feature, Text).label("json")
+                    Incident.observed_at,
+                    Incident.incident_id,
+                    Incident.tlp,
+                    cast(feature, Text).label("json"),
                 ),
                 Incident.__table__,
                 who,
@@ -161,7 +166,8 @@ def _written_by_sql(conn: Connection, f: IncidentFilter, who: Caller) -> Page:
     more = len(rows) > f.limit
     rows = rows[: f.limit]
     last = (rows[-1].observed_at, rows[-1].incident_id) if more else None
-    return [orjson.Fragment(r.json) for r in rows], last
+    marked = [(str(r.incident_id), r.tlp) for r in rows]
+    return [orjson.Fragment(r.json) for r in rows], last, marked
 
 
 def one(conn: Connection, incident_id: uuid.UUID, who: Caller) -> dict[str, Any] | None:

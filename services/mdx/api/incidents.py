@@ -9,7 +9,8 @@ from fastapi import APIRouter, Body, Path, Query, Request
 from pydantic import BaseModel, ConfigDict
 from sqlalchemy import Connection
 
-from mdx.api import cursor, incident_query, incident_write, params, problems
+from mdx.api import cursor, incident_query, incident_write, params, problems, restricted_reads
+from mdx.api.access import Writer
 from mdx.api.deps import Db, Res, Who
 from mdx.api.geojson import MEDIA_TYPE, GeoJSONResponse, collection, link
 from mdx.api.problems import NotFound
@@ -77,7 +78,8 @@ def list_incidents(
     )
     if f.since is not None and f.until is not None and f.since >= f.until:
         raise params.bad("until", until, f"must be later than since ({since})")
-    features, last = incident_query.page(db, f, who)
+    features, last, marked = incident_query.page(db, f, who)
+    restricted_reads.record(res.engine, request, who, "incident", marked)
     links = [link(str(request.url), "self")]
     if last is not None:
         next_cursor = cursor.encode(last[0].isoformat(), str(last[1]))
@@ -89,17 +91,21 @@ IncidentId = Annotated[uuid.UUID, Path(description=_ID_DOC)]
 
 
 @router.get("/{incident_id}", responses=_GEOJSON, summary="One incident as a GeoJSON Feature")
-def get_incident(incident_id: IncidentId, db: Db, who: Who) -> GeoJSONResponse:
+def get_incident(
+    request: Request, incident_id: IncidentId, db: Db, res: Res, who: Who
+) -> GeoJSONResponse:
     found = incident_query.one(db, incident_id, who)
     if found is None:
         raise NotFound(f"no incident {incident_id}")
+    marked = [(str(incident_id), found["properties"]["tlp"])]
+    restricted_reads.record(res.engine, request, who, "incident", marked)
     return GeoJSONResponse(found)
 
 
 @router.post(
     "",
     status_code=201,
-    responses={201: {"content": {MEDIA_TYPE: {}}}, **problems.responses(409, 422)},
+    responses={201: {"content": {MEDIA_TYPE: {}}}, **problems.responses(403, 409, 422, 429)},
     summary="Report an incident (or a newer version of one)",
 )
 def post_incident(
@@ -109,7 +115,7 @@ def post_incident(
     ],
     db: Db,
     res: Res,
-    who: Who,
+    who: Writer,
     tlp: Annotated[str | None, Query(description="TLP 2.0 label; default: the node's")] = None,
     relto: Annotated[
         str | None, Query(description="releasable to: node ids, space- or comma-separated")
@@ -132,11 +138,11 @@ def post_incident(
 
 @router.patch(
     "/{incident_id}",
-    responses={**_GEOJSON, **problems.responses(409, 422)},
+    responses={**_GEOJSON, **problems.responses(403, 409, 422, 429)},
     summary="Change the status (a new version)",
 )
 def patch_incident(
-    incident_id: IncidentId, change: StatusChange, db: Db, res: Res, who: Who
+    incident_id: IncidentId, change: StatusChange, db: Db, res: Res, who: Writer
 ) -> GeoJSONResponse:
     """Store version n+1: the stored data with the new status, under the stored markings.
 

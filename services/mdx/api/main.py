@@ -5,8 +5,14 @@ from __future__ import annotations
 import uvicorn
 
 from mdx.api.app import create_app
+from mdx.api.token_key import InsecureSecret
 from mdx.core.settings import NodeSettings
 
 
 def serve(settings: NodeSettings) -> None:
-    uvicorn.run(create_app(settings), host=settings.api.host, port=settings.api.port)
+    try:
+        app = create_app(settings)
+    except InsecureSecret as e:
+        # Exit status 1 with the reason on stderr: nothing is served with a guessable key.
+        raise SystemExit(f"mdx api refuses to start: {e}") from None
+    uvicorn.run(app, host=settings.api.host, port=settings.api.port)

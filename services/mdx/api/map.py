@@ -3,6 +3,10 @@
 Everything it loads (Leaflet, the clustering plug-in, the Natural Earth basemap) comes from
 this node: `infra/scripts/build-web.sh` builds them into `static/map/vendor/`, so the map works
 on a ship or in an operations room without internet. The page talks to the same node's API.
+
+The files are public (there is nothing in them); every data call they make needs a login:
+session.js shows a login form when one is answered 401, and the session is then an HttpOnly
+cookie (mdx.api.identity).
 """
 
 from __future__ import annotations

@@ -16,11 +16,12 @@ from datetime import UTC, datetime
 from typing import Annotated, Any, Literal, cast
 
 import psycopg
-from fastapi import APIRouter, Path
+from fastapi import APIRouter, Path, Request
 from pydantic import BaseModel, ConfigDict
 from sqlalchemy import Connection, func, select
 
-from mdx.api import incident_write, problems
+from mdx.api import incident_write, problems, restricted_reads
+from mdx.api.access import Writer
 from mdx.api.deps import Db, Res, Who
 from mdx.api.visibility import visible
 from mdx.core import sharing, store
@@ -45,14 +46,13 @@ class SarStep(BaseModel):
 @router.post(
     "/{incident_id}/sar",
     status_code=201,
-    responses=problems.responses(404, 409, 422),
+    responses=problems.responses(403, 404, 409, 422, 429),
     summary="Record a SAR coordination step (request, acknowledgement, asset, status, SITREP)",
 )
 def post_step(
-    incident_id: Annotated[uuid.UUID, Path()], step: SarStep, res: Res, who: Who
+    incident_id: Annotated[uuid.UUID, Path()], step: SarStep, res: Res, who: Writer
 ) -> dict[str, Any]:
-    if not who.local:
-        raise problems.Forbidden("partners coordinate through their own node")
+    # Writer: an operator of this node; partners coordinate through their own node.
     me = res.settings.node.id
     with res.engine.begin() as conn:
         # The row lock makes one node's steps on one incident take turns, so two SITREPs sent
@@ -126,7 +126,7 @@ def _last_sitrep(conn: Connection, incident_id: uuid.UUID, me: str) -> int | Non
     summary="Versions and SAR coordination steps of an incident, in order",
 )
 def timeline(
-    incident_id: Annotated[uuid.UUID, Path()], db: Db, res: Res, who: Who
+    request: Request, incident_id: Annotated[uuid.UUID, Path()], db: Db, res: Res, who: Who
 ) -> dict[str, Any]:
     versions = db.execute(
         visible(
@@ -136,6 +136,7 @@ def timeline(
                 IncidentVersion.data,
                 IncidentVersion.envelope,
                 IncidentVersion.received_at,
+                IncidentVersion.tlp,
             ).where(IncidentVersion.incident_id == incident_id),
             IncidentVersion.__table__,
             who,
@@ -143,6 +144,8 @@ def timeline(
     ).all()
     if not versions:
         raise problems.NotFound(f"no incident {incident_id}")
+    marked = [(str(incident_id), v.tlp) for v in versions]
+    restricted_reads.record(res.engine, request, who, "incident", marked)
     events = db.execute(
         visible(
             select(

@@ -23,7 +23,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import StreamingResponse
 from sqlalchemy import Engine, and_, func, select
 
-from mdx.api import incident_query, params, vessels
+from mdx.api import incident_query, params, restricted_reads, vessels
 from mdx.api.deps import Res, Who
 from mdx.api.visibility import Caller, visible
 from mdx.core.db import Incident, IncidentVersion, Position
@@ -110,7 +110,10 @@ async def _events(
     yield "retry: 1000\n\n"
     quiet_since = time.monotonic()
     while not await request.is_disconnected():
-        events, full = await anyio.to_thread.run_sync(_poll, engine, who, opts, cursor)
+        events, full, marked = await anyio.to_thread.run_sync(_poll, engine, who, opts, cursor)
+        if marked:
+            # One audit row per batch that carried restricted items (a stream is one request).
+            await anyio.to_thread.run_sync(_audit, engine, request, who, marked)
         for kind, doc, cursor in events:
             yield f"event: {kind}\nid: {cursor.encode()}\ndata: {orjson.dumps(doc).decode()}\n\n"
         if events:
@@ -133,8 +136,20 @@ def _now(engine: Engine) -> Cursor:
 Event = tuple[str, dict[str, Any] | orjson.Fragment, Cursor]
 
 
-def _poll(engine: Engine, who: Caller, opts: Options, cursor: Cursor) -> tuple[list[Event], bool]:
-    """Events after `cursor`, in cursor order, each with the cursor that includes it."""
+Marked = list[tuple[str, str, str]]  # (kind, id, TLP) of each item sent
+
+
+def _audit(engine: Engine, request: Request, who: Caller, marked: Marked) -> None:
+    for kind in ("incident", "vessel"):
+        items = [(item_id, tlp) for k, item_id, tlp in marked if k == kind]
+        restricted_reads.record(engine, request, who, kind, items)
+
+
+def _poll(
+    engine: Engine, who: Caller, opts: Options, cursor: Cursor
+) -> tuple[list[Event], bool, Marked]:
+    """Events after `cursor`, in cursor order, each with the cursor that includes it; whether
+    a batch was full; and what was sent, for the audit trail."""
     with engine.connect() as conn:
         incidents = (
             conn.execute(_incident_query(who, opts, cursor.iv)).all()
@@ -145,15 +160,18 @@ def _poll(engine: Engine, who: Caller, opts: Options, cursor: Cursor) -> tuple[l
             conn.execute(_position_query(who, cursor.p)).all() if ("position" in opts.kinds) else []
         )
     events: list[Event] = []
+    marked: Marked = []
     iv = cursor.iv
     # Within a poll, only the last stored row of each incident (vessel) is sent: every row left
     # out has a smaller id than the one sent, so the cursors stay increasing and complete.
     for row in _last_per(incidents, "incident_id"):
         iv = row.stream_id
         events.append(("incident", incident_query.to_feature(row, who), Cursor(iv, cursor.p)))
+        marked.append(("incident", str(row.incident_id), row.tlp))
     for row in _last_per(positions, "mmsi"):
         events.append(("position", orjson.Fragment(row.json), Cursor(iv, row.stream_id)))
-    return events, len(incidents) == BATCH or len(positions) == BATCH
+        marked.append(("vessel", row.mmsi, row.tlp))
+    return events, len(incidents) == BATCH or len(positions) == BATCH, marked
 
 
 def _last_per(rows: Sequence[Any], key: str) -> list[Any]:
@@ -183,7 +201,7 @@ def _position_query(who: Caller, after: int) -> Any:
     reg = vessels.registry(who)
     feature, _, _ = vessels.feature_json(Position, reg)
     query = (
-        select(Position.id.label("stream_id"), Position.mmsi, feature.label("json"))
+        select(Position.id.label("stream_id"), Position.mmsi, Position.tlp, feature.label("json"))
         .select_from(Position)
         .outerjoin(reg, reg.c.mmsi == Position.mmsi)
         .where(Position.id > after)

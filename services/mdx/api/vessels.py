@@ -12,13 +12,13 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 import orjson
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Path, Query, Request
 from sqlalchemy import JSON, Connection, Text, cast, func, or_, select
 from sqlalchemy.dialects.postgresql import distinct_on
 
 from mdx.ais.facts import SHIP_CATEGORIES as CATEGORIES
-from mdx.api import geojson, params
-from mdx.api.deps import Db, Who
+from mdx.api import geojson, params, restricted_reads
+from mdx.api.deps import Db, Res, Who
 from mdx.api.geojson import MEDIA_TYPE, GeoJSONResponse
 from mdx.api.problems import NotFound
 from mdx.api.visibility import AnyRow, AnySelect, Caller, visible
@@ -66,7 +66,9 @@ def _escape_like(text: str) -> str:
 
 @router.get("", responses=_GEOJSON, summary="Search vessels: latest positions with registry data")
 def listing(
+    request: Request,
     db: Db,
+    res: Res,
     who: Who,
     bbox: Annotated[
         str | None, Query(description="minlon,minlat,maxlon,maxlat (WGS 84): latest position in it")
@@ -112,7 +114,9 @@ def listing(
     if category:
         query = query.where(reg.c.category.in_(params.words("category", category, CATEGORIES)))
     query = query.order_by(latest.c.observed_at.desc(), latest.c.mmsi).limit(limit)
-    features = [orjson.Fragment(json) for json in db.execute(query).scalars()]
+    rows = db.execute(query).all()
+    restricted_reads.record(res.engine, request, who, "vessel", [(r.mmsi, r.tlp) for r in rows])
+    features = [orjson.Fragment(r.json) for r in rows]
     return GeoJSONResponse(geojson.collection(features))
 
 
@@ -155,23 +159,26 @@ class _Search:
         self.latest = latest = _latest_query(who, mmsi).subquery()
         self.reg = reg = registry(who)
         feature, self.name, self.imo = feature_json(latest.c, reg)
-        self.query: AnySelect = select(feature).select_from(
-            latest.outerjoin(reg, reg.c.mmsi == latest.c.mmsi)
-        )
+        self.query: AnySelect = select(
+            feature.label("json"), latest.c.mmsi, latest.c.tlp
+        ).select_from(latest.outerjoin(reg, reg.c.mmsi == latest.c.mmsi))
 
 
 @router.get("/{mmsi}", responses=_GEOJSON, summary="Latest known position of a vessel")
-def latest(mmsi: Mmsi, db: Db, who: Who) -> GeoJSONResponse:
-    json = db.execute(_Search(who, mmsi).query).scalar()
-    if json is None:
+def latest(request: Request, mmsi: Mmsi, db: Db, res: Res, who: Who) -> GeoJSONResponse:
+    row = db.execute(_Search(who, mmsi).query).first()
+    if row is None:
         raise NotFound(f"no position of vessel {mmsi}")
-    return GeoJSONResponse(orjson.Fragment(json))
+    restricted_reads.record(res.engine, request, who, "vessel", [(mmsi, row.tlp)])
+    return GeoJSONResponse(orjson.Fragment(row.json))
 
 
 @router.get("/{mmsi}/track", responses=_GEOJSON, summary="Track of a vessel, oldest first")
 def track(
+    request: Request,
     mmsi: Mmsi,
     db: Db,
+    res: Res,
     who: Who,
     since: Annotated[str | None, Query(description="RFC 3339; observed_at >= since")] = None,
     until: Annotated[str | None, Query(description="RFC 3339; observed_at < until")] = None,
@@ -184,6 +191,7 @@ def track(
             func.ST_X(Position.geom).label("lon"),
             func.ST_Y(Position.geom).label("lat"),
             Position.observed_at,
+            Position.tlp,
             *(getattr(Position, c) for c in _READINGS),
         ).where(Position.mmsi == mmsi),
         Position.__table__,
@@ -199,6 +207,7 @@ def track(
     rows = rows[:limit][::-1]
     if not rows and _latest(db, mmsi, who) is None:
         raise NotFound(f"no position of vessel {mmsi}")
+    restricted_reads.record(res.engine, request, who, "vessel", [(mmsi, r.tlp) for r in rows])
     coords = [[r.lon, r.lat] for r in rows]
     geometry: dict[str, Any] | None = None
     if len(coords) == 1:

@@ -2,7 +2,7 @@
 
 `visible` is the releasability policy (`mdx.core.policy.decide`) written as a SQL condition, so
 lists, pagination and single reads filter in the database; `shown` then applies the policy's
-redaction to each row that comes back. A local operator sees everything the node holds.
+redaction to each row that comes back. This node's own accounts see everything it holds.
 """
 
 from __future__ import annotations
@@ -37,11 +37,17 @@ S = TypeVar("S", bound=AnySelect)
 
 @dataclass(frozen=True, slots=True)
 class Caller:
-    """The authenticated party behind a request: a local operator (`node` None) or a partner
-    node, with the settings of this node that the policy judges it by."""
+    """The authenticated party behind a request: one of this node's accounts (`node` None) or a
+    partner node, with the settings of this node that the policy judges it by."""
 
     node: str | None = None
     settings: NodeSettings | None = None
+    # The account name or the partner's node id (rate limits and the audit trail).
+    subject: str = ""
+    # viewer, operator, admin or partner (mdx.api.roles).
+    role: str = "partner"
+    # The access token's `jti`, for the audit trail (None for a partner's signed request).
+    token_id: str | None = None
 
     @property
     def local(self) -> bool:
@@ -82,7 +88,12 @@ def _released(table: FromClause, recipient: str, settings: NodeSettings) -> Colu
         or_(
             c.tlp == "CLEAR",  # public: no purpose restriction
             and_(c.tlp == "GREEN", true() if partner else false(), purpose_ok),
-            and_(c.tlp == "AMBER", literal(recipient, String) == any_(c.relto), purpose_ok),
+            and_(
+                c.tlp == "AMBER",
+                true() if partner else false(),
+                literal(recipient, String) == any_(c.relto),
+                purpose_ok,
+            ),
         ),
     )
 

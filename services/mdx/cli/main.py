@@ -10,7 +10,11 @@ import orjson
 import typer
 from rich.console import Console
 
-from mdx.core.settings import NodeSettings, load_settings
+from mdx.cli.audit import app as audit_app
+from mdx.cli.options import ConfigOption, settings_of
+from mdx.cli.pki import mqtt_app, pki_app
+from mdx.cli.users import users_app
+from mdx.core.settings import NodeSettings
 from mdx.sim.ais_cli import sim_ais
 
 if TYPE_CHECKING:
@@ -42,26 +46,17 @@ for sub, name in (
     (zones_app, "zones"),
     (feed_app, "feed"),
     (detect_app, "detect"),
+    (pki_app, "pki"),
+    (mqtt_app, "mqtt"),
 ):
     app.add_typer(sub, name=name)
+app.add_typer(audit_app, name="audit")
+app.add_typer(users_app, name="users")
 
 console = Console(stderr=True)
 
-ConfigOption = Annotated[
-    Path | None,
-    typer.Option(
-        "--config",
-        "-c",
-        exists=True,
-        dir_okay=False,
-        help="Node config file (e.g. infra/nodes/jcg.toml). Without it, settings come from "
-        "MDX_* environment variables only.",
-    ),
-]
 
-
-def _settings(config: Path | None) -> NodeSettings:
-    return load_settings(config) if config else NodeSettings()
+_settings = settings_of
 
 
 def _logging(verbose: bool = False) -> None:
@@ -83,11 +78,23 @@ def node_run(
     _logging()
     if config is None:
         raise typer.BadParameter("a node needs its config file", param_hint="--config")
+    _refuse_weak_api_key(_settings(config))
     try:
         supervisor.run(_settings(config), config, own_broker=own_broker)
     except ZoneError as e:
         _print_zone_problems(e)
         console.print("the node did not start: fix the zone files", style="red")
+        raise typer.Exit(1) from None
+
+
+def _refuse_weak_api_key(settings: NodeSettings) -> None:
+    """Before anything starts: the api would refuse the key, and be restarted for ever."""
+    from mdx.api.token_key import InsecureSecret, token_key
+
+    try:
+        token_key(settings)
+    except InsecureSecret as e:
+        console.print(f"the node did not start: {e}", markup=False, style="red")
         raise typer.Exit(1) from None
 
 
@@ -110,11 +117,17 @@ def share_run(config: ConfigOption = None) -> None:
 
 
 @bridge_app.command("config")
-def bridge_config(config: ConfigOption = None) -> None:
+def bridge_config(
+    config: ConfigOption = None,
+    files: Annotated[
+        Path | None,
+        typer.Option(help="Where the broker finds the bridges' certificates (`mdx mqtt prepare`)."),
+    ] = None,
+) -> None:
     """Print the Mosquitto bridge configuration for this node's partners."""
     from mdx.node import bridges
 
-    typer.echo(bridges.render(_settings(config)), nl=False)
+    typer.echo(bridges.render(_settings(config), files), nl=False)
 
 
 @api_app.command("run")
@@ -129,10 +142,11 @@ def api_run(config: ConfigOption = None) -> None:
 @broker_app.command("run")
 def broker_run(config: ConfigOption = None) -> None:
     """Run the node's Mosquitto in the foreground with the project's configuration."""
-    from mdx.node import broker
+    from mdx.node import broker, security
 
     settings = _settings(config)
-    proc = broker.start(settings.broker.port, settings.broker.data_dir, settings.broker.host)
+    auth = security.prepare(settings)  # passwords, ACL and TLS: never an anonymous broker
+    proc = broker.start(settings.broker.port, settings.broker.data_dir, auth, settings.broker.host)
     console.print(f"mosquitto on {settings.broker.host}:{settings.broker.port}")
     try:
         proc.wait()

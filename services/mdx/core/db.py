@@ -294,7 +294,11 @@ class ShareStream(Base):
 
 
 class AuditLog(Base):
-    """Append-only record of what crossed (or was refused at) the node's border."""
+    """Append-only, hash-chained record of shares, receipts, refusals, policy and reads.
+
+    `seq`, `prev_hash` and `hash` are set by the database's BEFORE INSERT trigger (migration
+    0007), never by the writer; see mdx.core.audit.
+    """
 
     __tablename__ = "audit_log"
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
@@ -302,6 +306,10 @@ class AuditLog(Base):
     event: Mapped[str] = mapped_column(String(32))
     peer: Mapped[str | None] = mapped_column(String(32))
     detail: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    seq: Mapped[int] = mapped_column(BigInteger, unique=True)
+    actor: Mapped[str] = mapped_column(String(128))
+    prev_hash: Mapped[bytes] = mapped_column(LargeBinary)
+    hash: Mapped[bytes] = mapped_column(LargeBinary)
 
 
 class ProducerReceipt(Base):
@@ -331,3 +339,18 @@ class Zone(Base):
     loaded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
     __table_args__ = (Index("ix_zones_geom", "geom", postgresql_using="gist"),)
+
+
+class User(Base):
+    """An account of this node's own people (operators): `mdx users`, POST /auth/token.
+    Partner nodes are not here: they authenticate with their node key (mdx.core.fedauth)."""
+
+    __tablename__ = "users"
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    # viewer, operator or admin (mdx.api.roles); checked by the code that writes it.
+    role: Mapped[str] = mapped_column(String(16))
+    # argon2id, in the PHC string format (parameters and salt included).
+    password_hash: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    # Set by `mdx users disable`: the account can no longer log in nor use its tokens.
+    disabled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

@@ -6,6 +6,7 @@ directly. Storage is the job of `mdx.core.store`.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
@@ -14,7 +15,7 @@ import orjson
 from shapely.geometry import shape
 from shapely.validation import explain_validity
 
-from mdx.core import topics
+from mdx.core import strict_json, topics
 from mdx.core.envelope import parse_source
 from mdx.core.identifiers import mid_is_allocated, mmsi_mid
 from mdx.core.schemas import SchemaSet
@@ -24,6 +25,8 @@ MAX_CLOCK_SKEW = timedelta(minutes=10)
 MAX_REASONS = 5
 # Nothing older is a report of the present; PostgreSQL could store it but not read it back.
 EARLIEST_OBSERVATION = datetime(1900, 1, 1, tzinfo=UTC)
+# C0 and C1 control characters and lone surrogates: shown escaped in a rejection's reason.
+_UNPRINTABLE = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
 
 Kind = Literal["position", "incident", "sar", "vessel"]
 KINDS: tuple[Kind, ...] = ("position", "incident", "sar", "vessel")
@@ -57,6 +60,11 @@ class Rejected:
     reason: str
     seq: int | None = None
 
+    def __post_init__(self) -> None:
+        # Reasons quote what was sent; PostgreSQL text cannot hold NUL, logs should not hold
+        # terminal escapes, and a lone surrogate cannot be encoded at all.
+        self.reason = _UNPRINTABLE.sub(_escaped, self.reason)
+
 
 @dataclass(slots=True)
 class IntakePolicy:
@@ -81,13 +89,15 @@ def accept(topic: str, payload: bytes, policy: IntakePolicy) -> Accepted | Rejec
             producer, f"payload too large: {len(payload)} bytes > {policy.max_payload_bytes}"
         )
     try:
-        text = payload.decode("utf-8")
+        payload.decode("utf-8")  # orjson checks too, but cannot say where
     except UnicodeDecodeError as e:
         return Rejected(producer, f"not UTF-8: invalid byte at offset {e.start}")
     try:
-        envelope = orjson.loads(text)
+        envelope = strict_json.loads(payload)
     except orjson.JSONDecodeError as e:
         return Rejected(producer, f"not JSON: {e}")
+    except strict_json.StrictJsonError as e:
+        return Rejected(producer, f"unsafe JSON: {e}")
     if not isinstance(envelope, dict):
         return Rejected(producer, f"envelope is a JSON {_json_type(envelope)}, not an object")
     seq = _seq(envelope.get("seq"))
@@ -180,6 +190,10 @@ def _judge(
         relto=relto,
         seq=seq,
     )
+
+
+def _escaped(match: re.Match[str]) -> str:
+    return ascii(match.group())[1:-1]
 
 
 def _json_type(value: object) -> str:

@@ -437,8 +437,9 @@ class Incident(BaseModel):
     version: Annotated[
         int,
         Field(
-            description="Increases by one with every change to the incident; the highest version wins.",
+            description="Increases by one with every change to the incident; the highest version wins (fits a PostgreSQL integer).",
             ge=1,
+            le=2147483647,
         ),
     ]
     category: Annotated[Category, Field(title="Category")]
@@ -549,12 +550,15 @@ class DeadLetter(BaseModel):
     payload_base64: Annotated[
         str,
         Field(
-            description="The payload bytes as received, base64 (RFC 4648); at most 1 MiB of payload.",
+            description="The payload bytes as received, base64 (RFC 4648): the first 512 KiB of a larger payload (the node keeps all of it), so the announcement fits the broker's 1 MiB packet limit.",
             json_schema_extra={"contentEncoding": "base64"},
-            max_length=1398104,
+            max_length=699052,
             pattern="^[A-Za-z0-9+/]*={0,2}$",
         ),
     ]
+    payload_size: Annotated[
+        int | None, Field(description="Size of the payload as received, bytes.", ge=0)
+    ] = None
 
 
 class Liveness(StrEnum):

@@ -10,8 +10,8 @@ Rules, first match wins:
 1. The holder's own operators see everything it holds ("local").
 2. An item never goes back to its origin ("origin").
 3. TLP 2.0: RED never leaves the origin; AMBER+STRICT stays in the origin's organisation; AMBER
-   goes only to the nodes in `relto`; GREEN only to the holder's configured partners; CLEAR to
-   anyone.
+   goes only to the partners named in `relto`; GREEN only to the holder's configured partners;
+   CLEAR to anyone. So a stricter label never releases more.
 4. An item with a purpose goes only to partners registered for that purpose. CLEAR items are
    exempt: CLEAR means "may be published", and a purpose cannot hold back what anyone may read.
 5. Re-sharing a partner's item (the holder is not its origin) is refused where the holder cannot
@@ -88,7 +88,8 @@ def _tlp_withholds(item: Marked, recipient: str, is_partner: bool) -> str | None
         case "GREEN":
             return None if is_partner else "tlp-green-partners"
         case "AMBER":
-            return None if recipient in item.relto else "tlp-amber-relto"
+            # Named in relto and a partner: AMBER is narrower than GREEN, never wider.
+            return None if is_partner and recipient in item.relto else "tlp-amber-relto"
         case "AMBER+STRICT":
             return "tlp-amber-strict"
         case "RED":

@@ -2,7 +2,7 @@
 node's cumulative receipt covers it, and republishes what is not receipted after a timeout
 or a reconnect. The node deduplicates on `(source, id)`, so republishing is safe.
 
-Partners can use it as it is; it needs only paho-mqtt and orjson.
+Partners can use it as it is; it needs paho-mqtt, orjson and its credentials (mdx.core.mqtt).
 """
 
 from __future__ import annotations
@@ -15,10 +15,10 @@ from typing import Any
 
 import orjson
 import paho.mqtt.client as mqtt
-from paho.mqtt.enums import CallbackAPIVersion
 
 from mdx.core import topics
 from mdx.core.envelope import make_envelope
+from mdx.core.mqtt import Credentials, client
 
 log = logging.getLogger("mdx.producer")
 
@@ -43,6 +43,7 @@ class Producer:
         host: str,
         port: int,
         *,
+        credentials: Credentials,
         republish_after_s: float = 10.0,
         max_outstanding: int = 20_000,
     ) -> None:
@@ -59,11 +60,8 @@ class Producer:
         self._receipt_seen = threading.Event()
         self._subscribed = threading.Event()
         self._stop = threading.Event()
-        self._client = mqtt.Client(
-            CallbackAPIVersion.VERSION2,
-            client_id=f"mdx-producer-{node}-{producer}",
-            protocol=mqtt.MQTTv5,
-        )
+        # The broker knows it by `credentials`: it may publish only under its own id.
+        self._client = client(credentials, f"mdx-producer-{node}-{producer}")
         # paho runs out of message ids at 65,535 in flight; we bound far below that.
         self._client.max_queued_messages_set(0)
         self._client.max_inflight_messages_set(1000)

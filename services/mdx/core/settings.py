@@ -13,6 +13,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+from mdx.core.auth_settings import AuthSettings
 from mdx.detect.settings import DetectSettings
 from mdx.feed.config import FeedConfig, unique_producers
 
@@ -40,6 +41,9 @@ class PartnerSection(BaseModel):
     name: str = ""
     broker_host: str = "127.0.0.1"
     broker_port: int
+    # The partner broker's TLS listener, which our bridge dials with the certificate the
+    # partner's CA issued to us (`mdx pki csr` / `mdx pki accept`).
+    broker_tls_port: int = 0
     api_url: str
     # The partner's Ed25519 public key (PEM file): its entry in this node's trust store.
     public_key: Path
@@ -47,6 +51,14 @@ class PartnerSection(BaseModel):
     purposes: list[str] = Field(default_factory=list)
     # Whether personal data (names of persons) may be released to it unredacted.
     personal_data: bool = False
+
+
+class ProducerSection(BaseModel):
+    """A producer (or operator console) allowed on this node's broker: it publishes only under
+    mdx/v1/in/{id}/ and reads only its own receipts and dead letters."""
+
+    id: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+    role: Literal["producer", "console"] = "producer"
 
 
 class TrustedNode(BaseModel):
@@ -76,8 +88,18 @@ class SharingSection(BaseModel):
 
 class BrokerSection(BaseModel):
     host: str = "127.0.0.1"
+    # The password listener, for the node's own services and its local producers.
     port: int = 18831
     data_dir: Path = Path("var/mosquitto")
+    # The TLS listener (client certificates from this node's CA) for partners' bridges and
+    # remote producers and consoles; 0: none (a node without partners may do without).
+    tls_port: int = 0
+    # Names (besides 127.0.0.1, localhost and `host`) in the broker's server certificate: the
+    # names partners dial, e.g. a compose service name.
+    tls_names: list[str] = Field(default_factory=list)
+    # The node's MQTT security material: its CA, issued certificates, the partners' bridge
+    # certificates, and (demo only) the generated passwords; see mdx.node.pki.
+    security_dir: Path = Path("var/security")
 
 
 class DatabaseSection(BaseModel):
@@ -113,8 +135,11 @@ class NodeSettings(BaseSettings):
     ingest: IngestSection = IngestSection()
     sharing: SharingSection = SharingSection()
     zones: ZonesSection = ZonesSection()
+    auth: AuthSettings = AuthSettings()  # the API's login tokens and rate limit
     partners: list[PartnerSection] = Field(default_factory=list)
     trusted: list[TrustedNode] = Field(default_factory=list)
+    # MQTT producers and consoles (TOML `[[producers]]`); detect and each feed are added.
+    producers: list[ProducerSection] = Field(default_factory=list)
     # Behaviour detection over the positions the node holds (TOML `[detect]`).
     detect: DetectSettings = DetectSettings()
     # AIS TCP feeds (TOML `[[feeds]]`): `mdx node run` runs `mdx feed run` for each.

@@ -36,6 +36,7 @@ from typing import Any, Final, Protocol
 
 import psycopg
 
+from mdx.core import mqtt
 from mdx.core.lifecycle import run_until_signalled
 from mdx.core.producer import Producer
 from mdx.core.settings import NodeSettings
@@ -151,7 +152,13 @@ class DetectService:
         """Connect the producer (unless a publisher was given)."""
         if self.publisher is None:
             broker = self.settings.broker
-            self._producer = Producer(self.node, PRODUCER, broker.host, broker.port)
+            self._producer = Producer(
+                self.node,
+                PRODUCER,
+                broker.host,
+                broker.port,
+                credentials=mqtt.credentials(self.settings, PRODUCER),
+            )
             self._producer.start()
             self.publisher = self._producer
 

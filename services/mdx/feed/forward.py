@@ -20,11 +20,12 @@ from typing import Any
 
 import orjson
 import paho.mqtt.client as mqtt
-from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.reasoncodes import ReasonCode
 
+from mdx.core import mqtt as node_mqtt
 from mdx.core.envelope import utc_now_iso
+from mdx.core.mqtt import Credentials
 
 log = logging.getLogger("mdx.feed")
 
@@ -153,6 +154,7 @@ class Forwarder:
         host: str,
         port: int,
         client_id: str,
+        credentials: Credentials,
         topic: str,
         status_topic: str,
         service: str,
@@ -164,6 +166,7 @@ class Forwarder:
     ) -> None:
         self.host, self.port = host, port
         self.client_id = client_id
+        self.credentials = credentials
         self.topic = topic
         self.status_topic = status_topic
         self.service = service
@@ -186,9 +189,7 @@ class Forwarder:
 
     # -- lifecycle -----------------------------------------------------------------
     def start(self) -> None:
-        client = mqtt.Client(
-            CallbackAPIVersion.VERSION2, client_id=self.client_id, protocol=mqtt.MQTTv5
-        )
+        client = node_mqtt.client(self.credentials, self.client_id)
         client.max_inflight_messages_set(self.max_inflight)
         client.max_queued_messages_set(0)  # we bound what we hand it ourselves
         client.will_set(self.status_topic, self._status(b"offline"), qos=1, retain=True)

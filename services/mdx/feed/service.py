@@ -12,6 +12,7 @@ import dataclasses
 import logging
 import threading
 
+from mdx.core import mqtt as node_mqtt
 from mdx.core import topics
 from mdx.core.lifecycle import run_until_signalled
 from mdx.core.settings import NodeSettings
@@ -36,6 +37,8 @@ class FeedService:
             host=settings.broker.host,
             port=settings.broker.port,
             client_id=f"mdx-{settings.node.id}-feed-{feed.producer}",
+            # A feed publishes as its producer: only under mdx/v1/in/{producer}/.
+            credentials=node_mqtt.credentials(settings, feed.producer),
             topic=topics.inbound(feed.producer, KIND),
             status_topic=topics.status(self.service),
             service=self.service,

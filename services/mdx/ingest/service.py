@@ -20,11 +20,11 @@ from typing import Any, cast
 import orjson
 import paho.mqtt.client as mqtt
 import psycopg
-from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
 from mdx.core import batches, sharing, store, topics
+from mdx.core import mqtt as node_mqtt
 from mdx.core.envelope import utc_now_iso
 from mdx.core.intake import Accepted, IntakePolicy, Rejected, accept
 from mdx.core.receipts import ReceiptTracker
@@ -36,6 +36,10 @@ log = logging.getLogger("mdx.ingest")
 
 # Errors about the data, not the connection: retrying the same rows would fail again.
 _REFUSED = (psycopg.DataError, psycopg.IntegrityError, psycopg.errors.InternalError_)
+
+# Of a dead letter's payload, what its announcement carries: base64 of 512 KiB stays well
+# inside Mosquitto's max_packet_size of 1 MiB (infra/mosquitto/conf.d/mdx.conf).
+ANNOUNCED_PAYLOAD_BYTES = 512 * 1024
 
 # Keep the session (and its backlog at the broker) across restarts for a week.
 SESSION_EXPIRY_S = 7 * 24 * 3600
@@ -72,11 +76,8 @@ class IngestService:
         self.epoch = 0
 
     def _make_client(self) -> mqtt.Client:
-        client = mqtt.Client(
-            CallbackAPIVersion.VERSION2,
-            client_id=f"mdx-{self.settings.node.id}-ingest",
-            protocol=mqtt.MQTTv5,
-            manual_ack=True,
+        client = node_mqtt.node_client(
+            self.settings, "ingest", f"mdx-{self.settings.node.id}-ingest", manual_ack=True
         )
         client.on_connect = self._on_connect
         client.on_subscribe = self._on_subscribe
@@ -219,6 +220,8 @@ def _status(status: bytes) -> bytes:
 
 
 def _deadletter_json(d: store.DeadLetterRow) -> bytes:
+    # The announcement must fit the broker's packet limit, or the broker drops our connection
+    # and paho resends the same packet on every reconnect: the database row keeps every byte.
     return orjson.dumps(
         {
             "id": d.id,
@@ -226,6 +229,7 @@ def _deadletter_json(d: store.DeadLetterRow) -> bytes:
             "topic": d.topic,
             "reason": d.reason,
             "received_at": d.received_at.isoformat(),
-            "payload_base64": base64.b64encode(d.payload).decode(),
+            "payload_base64": base64.b64encode(d.payload[:ANNOUNCED_PAYLOAD_BYTES]).decode(),
+            "payload_size": len(d.payload),
         }
     )

@@ -1,4 +1,7 @@
-"""Runs a node's own Mosquitto with the project's policy (infra/mosquitto/conf.d/mdx.conf)."""
+"""Runs a node's own Mosquitto with the project's policy (infra/mosquitto/conf.d/mdx.conf).
+
+Never anonymous: a password listener and a TLS listener with client certificates, both
+authorised by one generated ACL (the files come from mdx.node.security; see `listeners`)."""
 
 from __future__ import annotations
 
@@ -6,10 +9,15 @@ import logging
 import os
 import pwd
 import shutil
+import signal
 import socket
 import subprocess
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from mdx.node.security import BrokerAuth
 
 log = logging.getLogger("mdx.broker")
 
@@ -22,18 +30,18 @@ class BrokerError(RuntimeError):
     pass
 
 
-def render_config(port: int, data_dir: Path, host: str = "127.0.0.1", extra: str = "") -> Path:
-    """Write `data_dir/mosquitto.conf`: a listener and a persistence folder the broker can write,
-    plus the shared policy. Returns the config file's path."""
+def render_config(
+    port: int, data_dir: Path, auth: BrokerAuth, host: str = "127.0.0.1", extra: str = ""
+) -> Path:
+    """Write `data_dir/mosquitto.conf`: the listeners with their authentication (`auth`, from
+    mdx.node.security.prepare) and a persistence folder the broker can write, plus the shared
+    policy. Returns the config file's path."""
     data_dir = data_dir.resolve()
     store = data_dir / "data"
     store.mkdir(parents=True, exist_ok=True)
     lines = [
         "# Written by `mdx broker`; the policy lives in infra/mosquitto/conf.d/.",
-        f"listener {port} {host}",
-        # No authentication yet (per-node identities and TLS come with the security work):
-        # anyone who reaches this listener may connect, so bind it where only partners reach.
-        "allow_anonymous true",
+        *listeners(port, auth, host),
         f"persistence_location {store}/",
         f"log_dest file {data_dir}/mosquitto.log",
         f"include_dir {POLICY_DIR}",
@@ -53,6 +61,32 @@ def render_config(port: int, data_dir: Path, host: str = "127.0.0.1", extra: str
     conf.write_text("\n".join(lines) + "\n" + extra)
     check_writable(store, "root" if "user root" in lines else BROKER_USER)
     return conf
+
+
+def listeners(port: int, auth: BrokerAuth, host: str) -> list[str]:
+    """No anonymous client on any listener. The password listener serves the node's services
+    and local producers; the TLS listener takes client certificates from the node's CA only
+    (revoked ones refused: `crlfile`), the certificate's CN being the identity. One password
+    file and one ACL for both (`per_listener_settings false`)."""
+    lines = [
+        "per_listener_settings false",
+        "allow_anonymous false",
+        f"password_file {auth.password_file}",
+        f"acl_file {auth.acl_file}",
+        f"listener {port} {host}",
+    ]
+    if auth.tls_port:
+        lines += [
+            f"listener {auth.tls_port} {host}",
+            f"cafile {auth.cafile}",
+            f"certfile {auth.certfile}",
+            f"keyfile {auth.keyfile}",
+            f"crlfile {auth.crlfile}",
+            "require_certificate true",
+            "use_identity_as_username true",
+            "tls_version tlsv1.2",
+        ]
+    return lines
 
 
 def _hand_over(data_dir: Path, store: Path) -> bool:
@@ -93,13 +127,21 @@ def mosquitto_binary() -> str:
 
 
 def start(
-    port: int, data_dir: Path, host: str = "127.0.0.1", extra: str = ""
+    port: int, data_dir: Path, auth: BrokerAuth, host: str = "127.0.0.1", extra: str = ""
 ) -> subprocess.Popen[bytes]:
     """Start Mosquitto and wait until it accepts connections."""
-    conf = render_config(port, data_dir, host, extra)
+    conf = render_config(port, data_dir, auth, host, extra)
     proc = subprocess.Popen([mosquitto_binary(), "-c", str(conf)])
     wait_for_port(host, port, proc)
+    if auth.tls_port:
+        wait_for_port(host, auth.tls_port, proc)
     return proc
+
+
+def reload(proc: subprocess.Popen[bytes]) -> None:
+    """SIGHUP: Mosquitto 2.0.11 re-reads the password file, the ACL and the CRL (measured: a
+    certificate revoked before the signal is refused after it; connected clients stay)."""
+    proc.send_signal(signal.SIGHUP)
 
 
 def wait_for_port(

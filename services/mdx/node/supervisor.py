@@ -2,6 +2,10 @@
 
 Services run as separate processes (`mdx ingest run`, `mdx api run`) so they share nothing but
 the database and the broker; a service that dies is restarted.
+
+The broker starts with the node's passwords, ACL and TLS files (mdx.node.security), and follows
+the node's CA: a new CRL (`mdx pki revoke`) restarts it, which also cuts the revoked holder's
+connection; a newly issued certificate (`mdx pki issue`) reloads its ACL with SIGHUP.
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ from pathlib import Path
 
 from mdx.core import migrate, zones
 from mdx.core.settings import NodeSettings
-from mdx.node import bridges, broker
+from mdx.node import bridges, broker, pki, security
 
 log = logging.getLogger("mdx.node")
 
@@ -36,19 +40,41 @@ def _spawn(service: str, config: Path) -> subprocess.Popen[bytes]:
 
 
 def _start_broker(settings: NodeSettings) -> subprocess.Popen[bytes]:
-    """The node's Mosquitto, bridged to every partner's."""
+    """The node's Mosquitto, bridged to every partner's, with its passwords, ACL and PKI."""
+    auth = security.prepare(settings)
+    ca = pki.Pki.of(settings.broker.security_dir)
+    for p in settings.partners:
+        if not all(f.exists() for f in ca.partner_files(p.id)):
+            log.warning(
+                "no certificate from %s's CA for our bridge: the link stays down until "
+                "`mdx pki csr`, `sign` and `accept` are done",
+                p.id,
+            )
     return broker.start(
         settings.broker.port,
         settings.broker.data_dir,
+        auth,
         settings.broker.host,
-        extra=bridges.render(settings),
+        extra=bridges.render(settings, auth.bridges),
     )
+
+
+def _pki_stamps(settings: NodeSettings) -> tuple[int, int]:
+    """When the CRL and the index of issued certificates last changed (`mdx pki ...`)."""
+    ca = pki.Pki.of(settings.broker.security_dir)
+
+    def stamp(path: Path) -> int:
+        return path.stat().st_mtime_ns if path.exists() else 0
+
+    return stamp(ca.crl), stamp(ca.index)
 
 
 def run(settings: NodeSettings, config: Path, own_broker: bool = True) -> None:
     procs: dict[str, subprocess.Popen[bytes]] = {}
+    stamps = (0, 0)
     if own_broker:
         procs["broker"] = _start_broker(settings)
+        stamps = _pki_stamps(settings)
         log.info("broker on %s:%d", settings.broker.host, settings.broker.port)
     try:
         migrate.upgrade(settings.database.url)
@@ -72,6 +98,20 @@ def run(settings: NodeSettings, config: Path, own_broker: bool = True) -> None:
     try:
         while not stopping:
             time.sleep(0.5)
+            if own_broker and _pki_stamps(settings) != stamps:
+                if _pki_stamps(settings)[0] != stamps[0]:
+                    # `mdx pki revoke`: a restart (not a SIGHUP) also cuts the revoked
+                    # holder's open connection; sessions persist and every client reconnects.
+                    log.info("the CRL changed: restarting the broker")
+                    procs["broker"].terminate()
+                    procs["broker"].wait(timeout=10)
+                    procs["broker"] = _start_broker(settings)
+                else:
+                    # `mdx pki issue`: the new holder's ACL rules; SIGHUP re-reads the files.
+                    log.info("a certificate was issued: reloading the broker's ACL")
+                    security.prepare(settings)
+                    broker.reload(procs["broker"])
+                stamps = _pki_stamps(settings)
             for name, proc in list(procs.items()):
                 if proc.poll() is not None and not stopping:
                     log.error("%s exited with %s; restarting it", name, proc.returncode)

@@ -8,6 +8,7 @@ and audited. Each sender's stream is receipted cumulatively, like a producer's.
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -15,12 +16,11 @@ from typing import Any
 import orjson
 import psycopg
 
-from mdx.core import signing, topics
+from mdx.core import audit, signing, topics
 from mdx.core.intake import Accepted, IntakePolicy, Rejected, accept_foreign
 from mdx.core.keys import NodeKeys
-from mdx.core.store import Bounced
+from mdx.core.store import Bounced, DeadLetterRow
 
-_AUDIT = "INSERT INTO audit_log (event, peer, detail) VALUES (%s, %s, %s)"
 # in-streams: acked_seq = what we hold contiguously; last_seq = the highest the sender has
 # shown us (its head, from the feed, or any seq received): their difference is the lag.
 _SEEN = """
@@ -145,22 +145,33 @@ def _seq_of(payload: bytes) -> int:
     return seq if isinstance(seq, int) and not isinstance(seq, bool) else 0
 
 
-def audit_refusals(conn: psycopg.Connection[Any], bounced: list[Bounced]) -> None:
-    """Every refusal at the border leaves a trace (the dead letter keeps the bytes)."""
-    if not bounced:
-        return
-    with conn.transaction(), conn.cursor() as cur:
-        cur.executemany(
-            _AUDIT,
-            [
-                (
-                    "share-refused",
-                    b.rejected.producer,
-                    orjson.dumps({"topic": b.topic, "reason": b.rejected.reason}).decode(),
-                )
-                for b in bounced
-            ],
-        )
+def audit_refusals(conn: psycopg.Connection[Any], dead: list[DeadLetterRow]) -> None:
+    """Every refusal at the border leaves a trace (the dead letter keeps the bytes); a message
+    refused again, byte for byte, is one dead letter and one trace."""
+    for d in dead:
+        detail = {"topic": d.topic, "reason": d.reason, "dead_letter": d.id}
+        audit.record(conn, audit.SHARE_REFUSED, actor="share", peer=d.producer, detail=detail)
+
+
+def audit_received(
+    conn: psycopg.Connection[Any], stored: list[tuple[str, int, Accepted | None]]
+) -> None:
+    """One share.received per sender for the items of its stream this batch accepted and
+    handed to the store (an incident the store then bounces, a foreign change or a version
+    conflict, also gets its share.refused)."""
+    by_sender: dict[str, list[tuple[int, str]]] = {}
+    for sender, seq, item in stored:
+        if item is not None:  # a refused place is audited as its refusal
+            by_sender.setdefault(sender, []).append((seq, item.kind))
+    for sender, items in sorted(by_sender.items()):
+        seqs = [seq for seq, _ in items]
+        detail = {
+            "first_seq": min(seqs),
+            "last_seq": max(seqs),
+            "count": len(items),
+            "kinds": dict(sorted(Counter(kind for _, kind in items).items())),
+        }
+        audit.record(conn, audit.SHARE_RECEIVED, actor="share", peer=sender, detail=detail)
 
 
 def record_seen(conn: psycopg.Connection[Any], watermarks: dict[str, int]) -> None:

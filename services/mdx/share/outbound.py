@@ -18,7 +18,7 @@ from typing import Any
 
 import psycopg
 
-from mdx.core import sharing
+from mdx.core import audit, sharing
 from mdx.core.keys import NodeKeys
 
 WINDOW = 20_000
@@ -47,6 +47,7 @@ LIMIT %(limit)s
 """
 _PUBLISHED = """
 UPDATE outbox SET published_at = now(), attempts = attempts + 1 WHERE id = ANY(%s)
+RETURNING recipient, seq, attempts
 """
 _DELIVERED = """
 UPDATE outbox SET delivered_at = now()
@@ -113,13 +114,28 @@ def due(
 
 
 def mark_published(conn: psycopg.Connection[Any], ids: list[int]) -> None:
+    """Note the rows as published, and audit one share.sent per recipient for the batch."""
     with conn.transaction():
-        conn.execute(_PUBLISHED, (ids,))
+        rows = conn.execute(_PUBLISHED, (ids,)).fetchall()
+        by_recipient: dict[str, list[tuple[int, int]]] = defaultdict(list)
+        for recipient, seq, attempts in rows:
+            by_recipient[recipient].append((seq, attempts))
+        for recipient, sent in sorted(by_recipient.items()):
+            seqs = [seq for seq, _ in sent]
+            detail = {
+                "first_seq": min(seqs),
+                "last_seq": max(seqs),
+                "count": len(sent),
+                "republished": sum(1 for _, attempts in sent if attempts > 1),
+            }
+            audit.record(conn, audit.SHARE_SENT, actor="share", peer=recipient, detail=detail)
 
 
 def mark_delivered(conn: psycopg.Connection[Any], peer: str, seq: int) -> int:
-    """Apply a recipient's cumulative receipt; returns how many rows it newly covers."""
+    """Apply a recipient's cumulative receipt (audited); returns how many rows it newly covers."""
     with conn.transaction():
         covered = conn.execute(_DELIVERED, {"peer": peer, "seq": seq}).rowcount
         conn.execute(_ACKED, {"peer": peer, "seq": seq})
+        detail = {"seq": seq, "covered": covered}
+        audit.record(conn, audit.RECEIPT_RECEIVED, actor="share", peer=peer, detail=detail)
     return covered

@@ -18,11 +18,11 @@ from typing import Any
 import orjson
 import paho.mqtt.client as mqtt
 import psycopg
-from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
 from mdx.core import batches, sharing, store, topics
+from mdx.core import mqtt as node_mqtt
 from mdx.core.intake import IntakePolicy
 from mdx.core.keys import NodeKeys, load_node_keys
 from mdx.core.receipts import ReceiptTracker
@@ -69,11 +69,8 @@ class ShareService:
         self.stopping = threading.Event()
         self.wake = threading.Event()
         self.epoch = 0
-        self.client = mqtt.Client(
-            CallbackAPIVersion.VERSION2,
-            client_id=f"mdx-{self.me}-share",
-            protocol=mqtt.MQTTv5,
-            manual_ack=True,
+        self.client = node_mqtt.node_client(
+            settings, "share", f"mdx-{self.me}-share", manual_ack=True
         )
         self.client.max_queued_messages_set(0)
         self.client.max_inflight_messages_set(1000)
@@ -243,16 +240,21 @@ class ShareService:
         moved = self.tracker.preview(seqs)
         accepted = [i for _, _, i in ready if i is not None]
         bounced = judged.refused
-        store.write_batch(
-            conn,
-            accepted,
-            bounced,
-            {NODE_PREFIX + s: n for s, n in moved.items()},
-            route=self.route,
-        )
-        inbound.audit_refusals(conn, bounced)
-        if moved:
-            inbound.record_seen(conn, moved)
+        self.route.forget()  # a tally from a batch that rolled back: that batch is routed again
+        # The batch, its audit trail and its stream marks commit together (write_batch nests).
+        with conn.transaction():
+            dead = store.write_batch(
+                conn,
+                accepted,
+                bounced,
+                {NODE_PREFIX + s: n for s, n in moved.items()},
+                route=self.route,
+            )
+            inbound.audit_received(conn, ready)
+            inbound.audit_refusals(conn, dead)
+            self.route.record_withheld(conn, actor="share")
+            if moved:
+                inbound.record_seen(conn, moved)
         for mid, epoch, _, _ in batch:
             if mid is not None and epoch == self.epoch:
                 self.client.ack(mid, 1)

@@ -36,6 +36,8 @@ from typing import TYPE_CHECKING, Annotated, Any, Protocol
 import typer
 
 if TYPE_CHECKING:
+    from mdx.core.mqtt import Credentials
+    from mdx.core.settings import NodeSettings
     from mdx.sim.ais import Batch
 
 log = logging.getLogger("mdx.sim.ais")
@@ -69,10 +71,10 @@ class MqttLineSink:
         topic: str,
         *,
         client_id: str,
+        credentials: Credentials,
         max_inflight: int = 100,
     ) -> None:
-        import paho.mqtt.client as mqtt
-        from paho.mqtt.enums import CallbackAPIVersion
+        from mdx.core.mqtt import client
 
         self.topic = topic
         self.max_inflight = max(1, max_inflight)
@@ -83,9 +85,7 @@ class MqttLineSink:
         self._connected = threading.Event()
         self.published = 0
         self.acked = 0
-        self._client = mqtt.Client(
-            CallbackAPIVersion.VERSION2, client_id=client_id, protocol=mqtt.MQTTv5
-        )
+        self._client = client(credentials, client_id)
         self._client.max_inflight_messages_set(self.max_inflight)
         self._client.max_queued_messages_set(0)
         self._client.on_connect = self._on_connect
@@ -395,6 +395,8 @@ class RunOptions:
     out: Path | None = None
     mqtt: bool = True
     broker: tuple[str, int] = ("127.0.0.1", 18831)
+    # The producer's MQTT identity (its id) and password; required when `mqtt` is on.
+    credentials: Credentials | None = None
     client_id: str = "mdx-ais-sim"
     station: str | None = None
     zones_dir: Path | None = None
@@ -439,7 +441,11 @@ def run(opts: RunOptions, stop: threading.Event | None = None) -> dict[str, Any]
             sinks.append(tcp)
         if opts.mqtt:
             topic = topics.inbound(opts.producer, "ais")
-            mqtt_sink = MqttLineSink(*opts.broker, topic, client_id=opts.client_id)
+            if opts.credentials is None:
+                raise ValueError("publishing to the broker needs the producer's credentials")
+            mqtt_sink = MqttLineSink(
+                *opts.broker, topic, client_id=opts.client_id, credentials=opts.credentials
+            )
             mqtt_sink.start()
             sinks.append(mqtt_sink)
             log.info("publishing to %s on %s:%s", topic, *opts.broker)
@@ -469,6 +475,16 @@ def run(opts: RunOptions, stop: threading.Event | None = None) -> dict[str, Any]
     if tcp is not None:
         result["tcp_clients_served"] = tcp.served
     return result
+
+
+def _credentials(settings: NodeSettings, producer: str) -> Credentials:
+    """The producer's own identity at the node's broker (it may publish only as itself)."""
+    from mdx.core.mqtt import CredentialsError, credentials
+
+    try:
+        return credentials(settings, producer)
+    except CredentialsError as e:
+        raise typer.BadParameter(str(e), param_hint="--producer") from None
 
 
 def parse_listen(value: str) -> tuple[str, int]:
@@ -565,6 +581,7 @@ def sim_ais(
         out=out,
         mqtt=mqtt,
         broker=(settings.broker.host, settings.broker.port),
+        credentials=_credentials(settings, producer) if mqtt else None,
         client_id=f"mdx-ais-sim-{settings.node.id}-{producer}",
         station=station,
         zones_dir=settings.zones.dir,

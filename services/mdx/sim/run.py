@@ -8,6 +8,7 @@ import time
 import uuid
 from typing import Any
 
+from mdx.core import mqtt
 from mdx.core.producer import Producer
 from mdx.core.settings import NodeSettings
 from mdx.sim.traffic import make_fleet, make_incident, utc_now
@@ -30,7 +31,13 @@ def run(
     rng = random.Random(seed)
     fleet = make_fleet(vessels, rng)
     patrol = fleet[-1]
-    out = Producer(settings.node.id, producer, settings.broker.host, settings.broker.port)
+    out = Producer(
+        settings.node.id,
+        producer,
+        settings.broker.host,
+        settings.broker.port,
+        credentials=mqtt.credentials(settings, producer),
+    )
     out.start()
     sent = {"positions": 0, "incidents": 0}
     started = time.monotonic()
