@@ -80,7 +80,7 @@ MOSQUITTO_AUTH = "/mosquitto/config/bridges/auth"
 # The network-wide one-shot that creates every node's signing key.
 KEYS = "keys"
 # Run through `sh -c` (several commands or a redirection); every other mdx service is `mdx ...`.
-SHELL_ROLES = {"bridges"}
+SHELL_ROLES = {"bridges", "migrate"}
 
 # depends_on per role: another role of the same node, or KEYS.
 CONDITIONS = {"service_started", "service_healthy", "service_completed_successfully"}
@@ -340,6 +340,8 @@ def test_compose_interpolation_is_escaped(spec: dict[str, Any]) -> None:
                 yield from strings(v)
 
     for text in strings(spec):
+        # The one variable meant for Compose to fill: the demo operator's password.
+        text = re.sub(r"\$\{MDX_DEMO_PASSWORD:-[^}$]+\}", "", text)
         assert "$" not in text.replace("$$", ""), text
 
 
@@ -823,9 +825,17 @@ def test_command_is_an_mdx_subcommand(services: dict[str, dict[str, Any]]) -> No
 def test_migrate_loads_the_zones_the_image_carries(
     node: str, services: dict[str, dict[str, Any]], docker: dict[str, NodeSettings]
 ) -> None:
-    """`mdx node run` loads the zones at start; in compose the one-shot migrate does it."""
-    [step] = steps(services[f"{node}-migrate"])
-    assert mdx_args(step)[:2] == ["db", "migrate"] and "--zones" in mdx_args(step)
+    """`mdx node run` loads the zones at start; in compose the one-shot migrate does it, then
+    creates the operator account the map signs in with (its password from the environment)."""
+    migrate, account = steps(services[f"{node}-migrate"])
+    assert mdx_args(migrate)[:2] == ["db", "migrate"] and "--zones" in mdx_args(migrate)
+    config = ["--config", f"/app/infra/nodes/docker/{node}.toml"]
+    assert (
+        mdx_args(account) == ["users", "add", "operator", "--role", "operator", "--reset"] + config
+    )
+    assert mdx_args(migrate)[-2:] == config
+    env = services[f"{node}-migrate"]["environment"]
+    assert env["MDX_USER_PASSWORD"].startswith("${MDX_DEMO_PASSWORD:-")
     zones_dir = docker[node].zones.dir
     assert not zones_dir.is_absolute()  # taken from the working directory, /app
     assert zones_dir.as_posix() in IMAGE_PATHS

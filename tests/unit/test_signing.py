@@ -627,3 +627,15 @@ def test_not_an_object(payload: bytes, reason: str, trusted: Trusted, schemas: S
 @pytest.mark.parametrize("payload", [b"", b"{", b"\xff", b'{"seq": 1,}'])
 def test_not_json(payload: bytes, trusted: Trusted, schemas: SchemaSet) -> None:
     assert _refused(payload, trusted, schemas).startswith("not JSON: ")
+
+
+def test_a_duplicate_key_is_refused_even_in_a_well_sealed_message(
+    signed: dict[str, Any], keys: Keys, trusted: Trusted, schemas: SchemaSet
+) -> None:
+    sealed = _seal(signed, keys)
+    # The same message with its recipient written twice: orjson would read the last one.
+    doubled = sealed.replace(b'"recipient":', b'"recipient":"uscg","recipient":', 1)
+    assert doubled != sealed
+    assert _refused(doubled, trusted, schemas) == (
+        "unsafe JSON: duplicate key 'recipient' (parsers differ on which counts)"
+    )

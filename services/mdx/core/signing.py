@@ -27,6 +27,7 @@ import rfc8785
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
+from mdx.core import strict_json
 from mdx.core.envelope import parse_source
 from mdx.core.schemas import ID_BASE, SchemaSet
 
@@ -247,9 +248,13 @@ def open_message(
     if now.tzinfo is None:  # comparing with the aware expires_at would raise TypeError later
         raise ValueError("a naive datetime: pass an aware one (e.g. datetime.now(UTC))")
     try:
-        message = orjson.loads(payload)
+        # Strict: a duplicate key would let this node read a message one way and the origin
+        # (or another custodian) sign it meaning the other.
+        message = strict_json.loads(payload)
     except orjson.JSONDecodeError as e:
         raise ShareRejected(f"not JSON: {e}") from None
+    except strict_json.StrictJsonError as e:
+        raise ShareRejected(f"unsafe JSON: {e}") from None
     if not isinstance(message, dict):
         raise ShareRejected("not a JSON object")
     violations = schemas.validate(SHARE_SCHEMA_ID, message)
