@@ -673,7 +673,34 @@ def test_openapi_lists_every_path(client: TestClient) -> None:
 
 def test_unknown_route_and_method_are_problems(client: TestClient) -> None:
     assert_problem(client.get("/api/v1/nothing"), 404)
-    assert_problem(client.delete(INCIDENTS), 405)
+    r = client.delete(INCIDENTS)
+    assert_problem(r, 405)
+    assert r.headers["allow"] == "GET, POST"
+    # A path served by two routes (GET and PATCH): Allow names both.
+    r = client.options(f"{INCIDENTS}/{uuid.uuid4()}")
+    assert_problem(r, 405)
+    assert r.headers["allow"] == "GET, PATCH"
+
+
+@pytest.mark.parametrize(
+    ("path", "method", "kind"),
+    [
+        ("/api/v1/incidents", "get", "FeatureCollection"),
+        ("/api/v1/incidents/{incident_id}", "get", "Feature"),
+        ("/api/v1/incidents/{incident_id}", "patch", "Feature"),
+        ("/api/v1/vessels", "get", "FeatureCollection"),
+        ("/api/v1/vessels/{mmsi}", "get", "Feature"),
+        ("/api/v1/vessels/{mmsi}/track", "get", "Feature"),
+        ("/api/v1/zones", "get", "FeatureCollection"),
+        ("/api/v1/zones/{zone_id}", "get", "Feature"),
+    ],
+)
+def test_openapi_says_which_geojson_document_comes_back(
+    client: TestClient, path: str, method: str, kind: str
+) -> None:
+    ok = client.get("/openapi.json").json()["paths"][path][method]["responses"]["200"]
+    schema = ok["content"]["application/geo+json"]["schema"]
+    assert schema["properties"]["type"]["enum"] == [kind]
 
 
 def test_post_over_the_message_size_limit_is_413(client: TestClient) -> None:

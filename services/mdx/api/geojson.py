@@ -10,6 +10,36 @@ from fastapi.responses import Response
 MEDIA_TYPE = "application/geo+json"
 
 
+# What the routes serve, for their `responses=` (FastAPI cannot see into a Response it is handed;
+# without these the OpenAPI document would promise a string).
+_FEATURE: dict[str, Any] = {
+    "type": "object",
+    "required": ["type", "geometry", "properties"],
+    "properties": {
+        "type": {"type": "string", "enum": ["Feature"]},
+        "geometry": {"type": ["object", "null"]},
+        "properties": {"type": ["object", "null"]},
+    },
+}
+_COLLECTION: dict[str, Any] = {
+    "type": "object",
+    "required": ["type", "features"],
+    "properties": {
+        "type": {"type": "string", "enum": ["FeatureCollection"]},
+        "features": {"type": "array", "items": _FEATURE},
+    },
+}
+FEATURE: dict[int | str, dict[str, Any]] = {
+    200: {"description": "A GeoJSON Feature", "content": {MEDIA_TYPE: {"schema": _FEATURE}}}
+}
+COLLECTION: dict[int | str, dict[str, Any]] = {
+    200: {
+        "description": "A GeoJSON FeatureCollection",
+        "content": {MEDIA_TYPE: {"schema": _COLLECTION}},
+    }
+}
+
+
 class GeoJSONResponse(Response):
     media_type = MEDIA_TYPE
 

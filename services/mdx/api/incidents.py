@@ -9,7 +9,15 @@ from fastapi import APIRouter, Body, Path, Query, Request
 from pydantic import BaseModel, ConfigDict
 from sqlalchemy import Connection
 
-from mdx.api import cursor, incident_query, incident_write, params, problems, restricted_reads
+from mdx.api import (
+    cursor,
+    geojson,
+    incident_query,
+    incident_write,
+    params,
+    problems,
+    restricted_reads,
+)
 from mdx.api.access import Writer
 from mdx.api.deps import Db, Res, Who
 from mdx.api.geojson import MEDIA_TYPE, GeoJSONResponse, collection, link
@@ -19,7 +27,6 @@ from mdx.api.visibility import Caller
 PREFIX = "/api/v1/incidents"
 router = APIRouter(prefix=PREFIX, tags=["incidents"], default_response_class=GeoJSONResponse)
 
-_GEOJSON: dict[int | str, dict[str, Any]] = {200: {"content": {MEDIA_TYPE: {}}}}
 MAX_LIMIT = 5000
 _ID_DOC = "Incident UUID; a malformed one is a 400 problem (the request, not the resource, is bad)."
 
@@ -30,7 +37,7 @@ class StatusChange(BaseModel):
     note: str | None = None
 
 
-@router.get("", responses=_GEOJSON, summary="Search incidents, newest observation first")
+@router.get("", responses=geojson.COLLECTION, summary="Search incidents, newest observation first")
 def list_incidents(
     request: Request,
     db: Db,
@@ -90,7 +97,9 @@ def list_incidents(
 IncidentId = Annotated[uuid.UUID, Path(description=_ID_DOC)]
 
 
-@router.get("/{incident_id}", responses=_GEOJSON, summary="One incident as a GeoJSON Feature")
+@router.get(
+    "/{incident_id}", responses=geojson.FEATURE, summary="One incident as a GeoJSON Feature"
+)
 def get_incident(
     request: Request, incident_id: IncidentId, db: Db, res: Res, who: Who
 ) -> GeoJSONResponse:
@@ -138,7 +147,7 @@ def post_incident(
 
 @router.patch(
     "/{incident_id}",
-    responses={**_GEOJSON, **problems.responses(403, 409, 422, 429)},
+    responses={**geojson.FEATURE, **problems.responses(403, 409, 422, 429)},
     summary="Change the status (a new version)",
 )
 def patch_incident(

@@ -18,6 +18,7 @@ from fastapi.responses import Response
 from pydantic import BaseModel, ConfigDict
 from sqlalchemy.exc import OperationalError as SAOperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import compile_path
 
 log = logging.getLogger("mdx.api")
 
@@ -152,7 +153,23 @@ async def _on_http(request: Request, exc: Exception) -> Response:
     response = problem(request, exc.status_code, str(exc.detail))
     for key, value in (exc.headers or {}).items():
         response.headers[key] = value
+    if exc.status_code == 405 and (allowed := _allowed(request)):
+        response.headers["Allow"] = ", ".join(allowed)
     return response
+
+
+def _allowed(request: Request) -> list[str]:
+    """The methods the OpenAPI document lists for this path. Starlette's own 405 names only
+    the methods of the first route that matched, where a path served by GET and PATCH is two
+    routes."""
+    paths: dict[str, dict[str, Any]] = request.app.openapi().get("paths", {})
+    for template, operations in paths.items():
+        if compile_path(template)[0].match(request.url.path):
+            return sorted(m.upper() for m in operations if m.upper() in _METHODS)
+    return []
+
+
+_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE"})
 
 
 async def _on_database_down(request: Request, exc: Exception) -> Response:

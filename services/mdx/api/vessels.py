@@ -19,14 +19,13 @@ from sqlalchemy.dialects.postgresql import distinct_on
 from mdx.ais.facts import SHIP_CATEGORIES as CATEGORIES
 from mdx.api import geojson, params, restricted_reads
 from mdx.api.deps import Db, Res, Who
-from mdx.api.geojson import MEDIA_TYPE, GeoJSONResponse
+from mdx.api.geojson import GeoJSONResponse
 from mdx.api.problems import NotFound
 from mdx.api.visibility import AnyRow, AnySelect, Caller, visible
 from mdx.core.db import Position, Vessel, VesselLatest
 
 router = APIRouter(prefix="/api/v1/vessels", tags=["vessels"])
 
-_GEOJSON: dict[int | str, dict[str, Any]] = {200: {"content": {MEDIA_TYPE: {}}}}
 Mmsi = Annotated[str, Path(pattern=r"^[0-9]{9}$", description="9-digit MMSI")]
 _READINGS = ("sog", "cog", "heading", "nav_status", "source_type", "origin")
 # The same properties as incidents carry: the vessel's fields plus the handling markings.
@@ -64,7 +63,9 @@ def _escape_like(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
-@router.get("", responses=_GEOJSON, summary="Search vessels: latest positions with registry data")
+@router.get(
+    "", responses=geojson.COLLECTION, summary="Search vessels: latest positions with registry data"
+)
 def listing(
     request: Request,
     db: Db,
@@ -164,7 +165,7 @@ class _Search:
         ).select_from(latest.outerjoin(reg, reg.c.mmsi == latest.c.mmsi))
 
 
-@router.get("/{mmsi}", responses=_GEOJSON, summary="Latest known position of a vessel")
+@router.get("/{mmsi}", responses=geojson.FEATURE, summary="Latest known position of a vessel")
 def latest(request: Request, mmsi: Mmsi, db: Db, res: Res, who: Who) -> GeoJSONResponse:
     row = db.execute(_Search(who, mmsi).query).first()
     if row is None:
@@ -173,7 +174,7 @@ def latest(request: Request, mmsi: Mmsi, db: Db, res: Res, who: Who) -> GeoJSONR
     return GeoJSONResponse(orjson.Fragment(row.json))
 
 
-@router.get("/{mmsi}/track", responses=_GEOJSON, summary="Track of a vessel, oldest first")
+@router.get("/{mmsi}/track", responses=geojson.FEATURE, summary="Track of a vessel, oldest first")
 def track(
     request: Request,
     mmsi: Mmsi,

@@ -19,13 +19,12 @@ from sqlalchemy.dialects.postgresql import ARRAY
 
 from mdx.api import geojson, params
 from mdx.api.deps import Db, Res
-from mdx.api.geojson import MEDIA_TYPE, GeoJSONResponse
+from mdx.api.geojson import GeoJSONResponse
 from mdx.api.problems import NotFound
 from mdx.core.db import Zone
 
 router = APIRouter(prefix="/api/v1/zones", tags=["zones"], default_response_class=GeoJSONResponse)
 
-_GEOJSON: dict[int | str, dict[str, Any]] = {200: {"content": {MEDIA_TYPE: {}}}}
 _COUNTRY = re.compile(r"^[A-Z]{2}$")
 _COLUMNS = (
     Zone.zone_id,
@@ -42,7 +41,7 @@ ZoneId = Annotated[
 ]
 
 
-@router.get("", responses=_GEOJSON, summary="The zones this node watches, by id")
+@router.get("", responses=geojson.COLLECTION, summary="The zones this node watches, by id")
 def list_zones(
     db: Db,
     res: Res,
@@ -83,7 +82,7 @@ def list_zones(
     return GeoJSONResponse(geojson.collection(features))
 
 
-@router.get("/{zone_id}", responses=_GEOJSON, summary="One zone as a GeoJSON Feature")
+@router.get("/{zone_id}", responses=geojson.FEATURE, summary="One zone as a GeoJSON Feature")
 def get_zone(zone_id: ZoneId, db: Db) -> GeoJSONResponse:
     row = db.execute(select(*_COLUMNS).where(Zone.zone_id == zone_id)).first()
     if row is None:
