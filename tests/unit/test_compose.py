@@ -830,9 +830,15 @@ def test_migrate_loads_the_zones_the_image_carries(
     migrate, account = steps(services[f"{node}-migrate"])
     assert mdx_args(migrate)[:2] == ["db", "migrate"] and "--zones" in mdx_args(migrate)
     config = ["--config", f"/app/infra/nodes/docker/{node}.toml"]
-    assert (
-        mdx_args(account) == ["users", "add", "operator", "--role", "operator", "--reset"] + config
-    )
+    assert mdx_args(account) == [
+        "users",
+        "add",
+        "operator",
+        "--role",
+        "operator",
+        "--reset",
+        *config,
+    ]
     assert mdx_args(migrate)[-2:] == config
     env = services[f"{node}-migrate"]["environment"]
     assert env["MDX_USER_PASSWORD"].startswith("${MDX_DEMO_PASSWORD:-")
