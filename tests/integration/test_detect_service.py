@@ -759,3 +759,7 @@ def test_a_call_for_help_and_the_mob_device_nearby_are_one_incident(
     [(data,)] = rows(db, "SELECT data FROM incidents WHERE data->>'title' LIKE %s", f"%{ship}%")
     assert {v["mmsi"] for v in data["vessels"]} == {ship, device}
     assert data["severity"] == "Extreme"
+    # The device again 20 s later, from where it was: nothing of substance, no new version
+    # (the stored version, read back, names only the device: it is not the baseline).
+    write(db, [fix(schemas, device, at(2) + timedelta(seconds=20), lon, lat, nav_status=14)])
+    assert service.run_distress_once() == 0

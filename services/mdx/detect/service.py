@@ -388,7 +388,9 @@ class DetectService:
             return False
         with self._lock:
             sent = self._sent.get(incident_id)
-            if sent is not None and (stored is None or sent.version > stored.version):
+            # What we published is the exact baseline while it is the latest version: the
+            # stored one, read back, knows only the vessels its key names.
+            if sent is not None and (stored is None or sent.version >= stored.version):
                 baseline: Detection | None = sent.detection
             else:
                 baseline = self._detection_of(stored) if stored is not None else None
