@@ -65,6 +65,9 @@ if ! PGPASSWORD=mdx psql -h 127.0.0.1 -U mdx -d postgres -tAc 'select 1' >/dev/n
     -c "CREATE ROLE mdx LOGIN SUPERUSER PASSWORD 'mdx'" 2>/dev/null \
     || runuser -u postgres -- psql -q -d postgres -c "ALTER ROLE mdx LOGIN SUPERUSER PASSWORD 'mdx'"
 fi
+# --- GDAL's command-line tools: the tests read the OGC API and KML exports as GIS users do --
+command -v ogrinfo >/dev/null || apt_install gdal-bin
+
 # --- The operator's map: Node.js builds it, Chromium (+ CJK fonts) runs its browser tests ----
 command -v node >/dev/null || apt_install nodejs
 command -v npm >/dev/null || apt_install npm

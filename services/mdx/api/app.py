@@ -13,11 +13,15 @@ from mdx.api import (
     access,
     admin,
     auth,
+    cise,
+    contracts,
     deadletters,
+    exports,
     federation,
     health,
     incidents,
     map,
+    ogcapi,
     problems,
     sar,
     stream,
@@ -33,11 +37,24 @@ from mdx.core.settings import NodeSettings
 DB_CONNECT_TIMEOUT_S = 5
 
 
-# Open to anyone: health, login and logout, the map's files (its data calls authenticate).
+# Open to anyone: health, login and logout, the map's files (its data calls authenticate), the
+# published contracts (schemas and the AsyncAPI document).
 # The OpenAPI document and /docs are FastAPI's own routes, outside these routers.
-PUBLIC = (health, auth, map)
+PUBLIC = (health, auth, map, contracts)
 # Everything else needs an authenticated caller; what each route lets it do is its own rule.
-AUTHENTICATED = (incidents, sar, vessels, zones, deadletters, federation, stream, admin)
+AUTHENTICATED = (
+    incidents,
+    sar,
+    vessels,
+    zones,
+    deadletters,
+    federation,
+    stream,
+    admin,
+    ogcapi,
+    exports,
+    cise,
+)
 
 
 def create_app(settings: NodeSettings, schemas: SchemaSet | None = None) -> FastAPI:
