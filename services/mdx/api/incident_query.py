@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
 import orjson
-from sqlalchemy import JSON, Connection, Text, cast, func, literal, select, tuple_
+from sqlalchemy import JSON, ColumnElement, Connection, Text, cast, func, literal, select, tuple_
 
 from mdx.api import geojson
 from mdx.api.visibility import AnyRow, AnySelect, Caller, shown, visible
@@ -30,6 +30,9 @@ class IncidentFilter:
     limit: int = 100
     # Only these properties in each feature (OGC API - Features Part 6 `properties`); None: all.
     properties: frozenset[str] | None = None
+    # Further SQL conditions on the incidents table, all of which must hold (e.g. a CQL2 filter
+    # of OGC API - Features translated over an allow-list of columns: mdx.ogcapi.cql2).
+    conditions: tuple[ColumnElement[bool], ...] = ()
 
 
 # What the node adds to an incident's own data in each feature.
@@ -77,6 +80,8 @@ def _where(query: AnySelect, f: IncidentFilter) -> AnySelect:
         query = query.where(Incident.observed_at >= f.since)
     if f.until is not None:
         query = query.where(Incident.observed_at < f.until)
+    if f.conditions:
+        query = query.where(*f.conditions)
     if f.after is not None:
         query = query.where(tuple_(Incident.observed_at, Incident.incident_id) < tuple_(*f.after))
     return query
@@ -168,6 +173,12 @@ def _written_by_sql(conn: Connection, f: IncidentFilter, who: Caller) -> Page:
     last = (rows[-1].observed_at, rows[-1].incident_id) if more else None
     marked = [(str(r.incident_id), r.tlp) for r in rows]
     return [orjson.Fragment(r.json) for r in rows], last, marked
+
+
+def count(conn: Connection, f: IncidentFilter, who: Caller) -> int:
+    """How many incidents `who` may see match `f`, on every page (`after` and `limit` ignored)."""
+    query = visible(select(func.count()).select_from(Incident), Incident.__table__, who)
+    return int(conn.execute(_where(query, replace(f, after=None))).scalar_one())
 
 
 def one(conn: Connection, incident_id: uuid.UUID, who: Caller) -> dict[str, Any] | None:

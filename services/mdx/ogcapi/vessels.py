@@ -1,0 +1,145 @@
+"""The `vessels` collection (each vessel at its latest position, with registry data, as
+/api/v1/vessels serves them) and the `positions` collection (the position history)."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import orjson
+from sqlalchemy import JSON, ColumnElement, Connection, Text, cast, func, select
+
+from mdx.ais.facts import SHIP_CATEGORIES
+from mdx.api import cursor, vessels
+from mdx.api.deps import Resources
+from mdx.api.visibility import Caller, visible
+from mdx.core.db import Position
+from mdx.ogcapi.collection import Collection, Item, ItemsPage, ItemsQuery, conditions
+from mdx.ogcapi.cql2 import GEOMETRY, Queryable
+
+_MMSI = re.compile(r"^[0-9]{9}$")
+_REPORT_ID = re.compile(r"^[0-9]{1,18}$")  # a bigint
+
+# What a vessel and a position report share.
+_READINGS: dict[str, Queryable] = {
+    "mmsi": Queryable("string", "MMSI (9 digits)"),
+    "sog": Queryable("number", "Speed over ground (knots)"),
+    "cog": Queryable("number", "Course over ground (degrees)"),
+    "heading": Queryable("integer", "True heading (degrees)"),
+    "nav_status": Queryable("integer", "AIS navigational status"),
+    "source_type": Queryable("string", "Sensor (e.g. ais-terrestrial)"),
+    "origin": Queryable("string", "Node that received the report first"),
+    "observed_at": Queryable("datetime", "When the position was observed"),
+    GEOMETRY: Queryable("geometry", "Position"),
+}
+
+
+class Vessels(Collection):
+    id = "vessels"
+    title = "Vessels"
+    description = (
+        "Every vessel at its latest known position, with its registry data (name, IMO, flag "
+        "from the MMSI, category from the AIS ship type), ordered by MMSI"
+    )
+    audit_kind = "vessel"
+
+    def queryables(self, res: Resources) -> dict[str, Queryable]:
+        return {
+            **_READINGS,
+            "name": Queryable("string", "Name"),
+            "imo": Queryable("string", "IMO number (7 digits)"),
+            "flag": Queryable("string", "Flag state (ISO 3166-1 alpha-2, from the MMSI)"),
+            "category": Queryable("string", "Ship category", SHIP_CATEGORIES),
+        }
+
+    def items(self, conn: Connection, res: Resources, who: Caller, q: ItemsQuery) -> ItemsPage:
+        found = vessels._Search(who)
+        latest = found.latest.c
+        columns: dict[str, ColumnElement[Any]] = {
+            **{name: latest[name] for name in _READINGS if name != GEOMETRY},
+            GEOMETRY: latest.geom,
+            "name": found.name,
+            "imo": found.imo,
+            "flag": found.reg.c.flag,
+            "category": found.reg.c.category,
+        }
+        query = found.query.where(*conditions(q, self.queryables(res), columns, latest.observed_at))
+        matched = conn.execute(select(func.count()).select_from(query.subquery())).scalar_one()
+        if q.cursor is not None:
+            # MMSIs are 9 digits, so the number keeps the order (and its leading zeros).
+            query = query.where(latest.mmsi > f"{cursor.decode_int(q.cursor):09d}")
+        rows = conn.execute(query.order_by(latest.mmsi).limit(q.limit + 1)).all()
+        more = len(rows) > q.limit
+        rows = rows[: q.limit]
+        return ItemsPage(
+            [orjson.Fragment(r.json) for r in rows],
+            cursor.encode(int(rows[-1].mmsi)) if more else None,
+            int(matched),
+            [(r.mmsi, r.tlp) for r in rows],
+        )
+
+    def item(self, conn: Connection, res: Resources, who: Caller, feature_id: str) -> Item | None:
+        if not _MMSI.match(feature_id):
+            return None
+        row = conn.execute(vessels._Search(who, feature_id).query).first()
+        return Item(orjson.loads(row.json), row.tlp) if row is not None else None
+
+
+_POSITION_PROPS = (
+    "mmsi", "imo", "name", "observed_at", "sog", "cog", "heading", "nav_status", "source_type",
+    "origin", "tlp", "relto", "purpose", "received_at",
+)  # fmt: skip
+
+
+class Positions(Collection):
+    id = "positions"
+    title = "Vessel positions"
+    description = (
+        "Every vessel position report this node holds (the history behind `vessels`), most "
+        "recently stored first; the id is the report's number at this node"
+    )
+    audit_kind = "position"
+
+    def queryables(self, res: Resources) -> dict[str, Queryable]:
+        return dict(_READINGS)
+
+    def _select(self, who: Caller) -> Any:
+        feature = func.json_build_object(
+            "type", "Feature",
+            "id", Position.id,
+            "geometry", cast(func.ST_AsGeoJSON(Position.geom), JSON),
+            "properties", func.json_build_object(
+                *[p for name in _POSITION_PROPS for p in (name, getattr(Position, name))]
+            ),
+        )  # fmt: skip
+        query = select(Position.id, Position.tlp, cast(feature, Text).label("json"))
+        return visible(query, Position.__table__, who)
+
+    def items(self, conn: Connection, res: Resources, who: Caller, q: ItemsQuery) -> ItemsPage:
+        table = Position.__table__.c
+        columns: dict[str, ColumnElement[Any]] = {
+            **{name: table[name] for name in _READINGS if name != GEOMETRY},
+            GEOMETRY: table.geom,
+        }
+        query = self._select(who).where(
+            *conditions(q, self.queryables(res), columns, table.observed_at)
+        )
+        if q.cursor is not None:
+            query = query.where(Position.id < cursor.decode_int(q.cursor))
+        # Newest stored first by the append-only id: stable while reports keep arriving.
+        rows = conn.execute(query.order_by(Position.id.desc()).limit(q.limit + 1)).all()
+        more = len(rows) > q.limit
+        rows = rows[: q.limit]
+        # numberMatched left out: counting a long history costs more than a page.
+        return ItemsPage(
+            [orjson.Fragment(r.json) for r in rows],
+            cursor.encode(rows[-1].id) if more else None,
+            None,
+            [(str(r.id), r.tlp) for r in rows],
+        )
+
+    def item(self, conn: Connection, res: Resources, who: Caller, feature_id: str) -> Item | None:
+        if not _REPORT_ID.match(feature_id):
+            return None
+        row = conn.execute(self._select(who).where(Position.id == int(feature_id))).first()
+        return Item(orjson.loads(row.json), row.tlp) if row is not None else None
