@@ -11,6 +11,7 @@ import typer
 from rich.console import Console
 
 from mdx.cli.audit import app as audit_app
+from mdx.cli.cot import cot_app
 from mdx.cli.options import ConfigOption, settings_of
 from mdx.cli.pki import mqtt_app, pki_app
 from mdx.cli.users import users_app
@@ -52,6 +53,7 @@ for sub, name in (
     app.add_typer(sub, name=name)
 app.add_typer(audit_app, name="audit")
 app.add_typer(users_app, name="users")
+app.add_typer(cot_app, name="cot")
 
 console = Console(stderr=True)
 

@@ -14,6 +14,7 @@ from pydantic import BaseModel, Field, field_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from mdx.core.auth_settings import AuthSettings
+from mdx.cot.settings import CotSection
 from mdx.detect.settings import DetectSettings
 from mdx.feed.config import FeedConfig, unique_producers
 
@@ -144,6 +145,8 @@ class NodeSettings(BaseSettings):
     detect: DetectSettings = DetectSettings()
     # AIS TCP feeds (TOML `[[feeds]]`): `mdx node run` runs `mdx feed run` for each.
     feeds: list[FeedConfig] = Field(default_factory=list)
+    # Cursor-on-Target for TAK clients (TOML `[cot]`, `mdx cot serve`).
+    cot: CotSection = CotSection()
 
     @field_validator("feeds")
     @classmethod

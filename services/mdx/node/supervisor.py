@@ -85,7 +85,8 @@ def run(settings: NodeSettings, config: Path, own_broker: bool = True) -> None:
             proc.terminate()
             proc.wait(timeout=10)
         raise
-    for service in (*SERVICES, *(f"feed:{feed.producer}" for feed in settings.feeds)):
+    cot = ("cot",) if settings.cot.enabled else ()
+    for service in (*SERVICES, *cot, *(f"feed:{feed.producer}" for feed in settings.feeds)):
         procs[service] = _spawn(service, config)
     stopping = False
 
