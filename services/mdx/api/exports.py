@@ -1,7 +1,325 @@
-"""Downloads of a filtered selection as GeoJSON, CSV or KML (being built: issue 7)."""
+"""/api/v1/exports: downloads of a filtered selection as GeoJSON, CSV or KML.
+
+One route per kind and format (`incidents.geojson`, `vessels.kml`, ...): the file name a browser
+saves and the media type a GIS client expects are then fixed by the URL, and the OpenAPI
+document states exactly what each route answers. Incidents take the filters of
+GET /api/v1/incidents, vessels those of GET /api/v1/vessels; every export holds only what the
+caller may see (the same queries as those routes), and its restricted items are recorded in the
+audit trail as those routes record them.
+
+An export holds at most MAX_FEATURES features (fewer with `limit`); the headers say how many it
+holds and whether more matched. The file is written to a temporary file first (spilling to disk
+when large), so the count and the cut are known before the first byte is sent.
+"""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+import tempfile
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import IO, Annotated, Any
 
-router = APIRouter(prefix="/api/v1/exports", tags=["exports"])
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import StreamingResponse
+
+from mdx.ais.facts import SHIP_CATEGORIES
+from mdx.api import params, problems, restricted_reads
+from mdx.api.deps import Db, Res, Resources, Who
+from mdx.api.incident_query import IncidentFilter
+from mdx.api.visibility import Caller
+from mdx.core.schemas import INCIDENT_SCHEMA_ID
+from mdx.exports import csv_writer, geojson_writer, kml_writer, layouts, selection
+from mdx.exports.selection import Selection, VesselFilter
+
+PREFIX = "/api/v1/exports"
+MAX_FEATURES = 100_000
+_SPOOL_BYTES = 8 * 1024 * 1024  # larger exports are written to a temporary file on disk
+_CHUNK = 256 * 1024
+
+router = APIRouter(prefix=PREFIX, tags=["exports"])
+
+COUNT_HEADER = "MDX-Export-Count"
+TRUNCATED_HEADER = "MDX-Export-Truncated"
+
+
+class Format(StrEnum):
+    geojson = "geojson"
+    csv = "csv"
+    kml = "kml"
+
+
+MEDIA_TYPES = {
+    Format.geojson: geojson_writer.MEDIA_TYPE,
+    # RFC 4180's optional parameters: the charset, and that the first line is a header.
+    Format.csv: csv_writer.MEDIA_TYPE + "; charset=utf-8; header=present",
+    Format.kml: kml_writer.MEDIA_TYPE,
+}
+
+_HEADERS_DOC: dict[str, Any] = {
+    "Content-Disposition": {
+        "description": "attachment; filename=mdx-<node>-<kind>-<UTC time>.<format>",
+        "schema": {"type": "string"},
+    },
+    COUNT_HEADER: {
+        "description": "How many features the file holds",
+        "schema": {"type": "integer", "minimum": 0},
+    },
+    TRUNCATED_HEADER: {
+        "description": "true when more features matched than the file holds (see `limit`)",
+        "schema": {"type": "string", "enum": ["true", "false"]},
+    },
+}
+_BODY_SCHEMAS: dict[Format, dict[str, Any]] = {
+    Format.geojson: {
+        "type": "object",
+        "required": ["type", "features"],
+        "properties": {
+            "type": {"type": "string", "enum": ["FeatureCollection"]},
+            "features": {"type": "array", "items": {"type": "object"}},
+            "numberReturned": {"type": "integer"},
+            "truncated": {"type": "boolean"},
+        },
+    },
+    Format.csv: {"type": "string"},
+    Format.kml: {"type": "string"},
+}
+_DESCRIPTIONS = {
+    Format.geojson: "A GeoJSON (RFC 7946) FeatureCollection",
+    Format.csv: "CSV (RFC 4180), UTF-8, with a header row",
+    Format.kml: "KML 2.2",
+}
+
+
+def _responses(fmt: Format) -> dict[int | str, dict[str, Any]]:
+    return {
+        200: {
+            "description": _DESCRIPTIONS[fmt],
+            "headers": _HEADERS_DOC,
+            "content": {MEDIA_TYPES[fmt].split(";")[0]: {"schema": _BODY_SCHEMAS[fmt]}},
+        }
+    }
+
+
+Limit = Annotated[
+    int,
+    Query(ge=1, le=MAX_FEATURES, description=f"at most this many features (up to {MAX_FEATURES})"),
+]
+Bom = Annotated[
+    bool,
+    Query(description="start with a UTF-8 byte-order mark (Excel reads UTF-8 only with one)"),
+]
+
+
+# --- filters -------------------------------------------------------------------------------
+
+
+def incident_filter(
+    res: Res,
+    bbox: Annotated[str | None, Query(description="minlon,minlat,maxlon,maxlat (WGS 84)")] = None,
+    near: Annotated[str | None, Query(description="lon,lat; needs radius_m")] = None,
+    radius_m: Annotated[
+        float | None, Query(gt=0, le=20_100_000, description="metres on the ellipsoid")
+    ] = None,
+    category: Annotated[str | None, Query(description="one or more, comma-separated")] = None,
+    status: Annotated[str | None, Query(description="one or more, comma-separated")] = None,
+    origin: Annotated[str | None, Query(description="origin node ids, comma-separated")] = None,
+    since: Annotated[str | None, Query(description="RFC 3339; observed_at >= since")] = None,
+    until: Annotated[str | None, Query(description="RFC 3339; observed_at < until")] = None,
+) -> IncidentFilter:
+    """The filters of GET /api/v1/incidents (until mdx.api.incident_filters lands)."""
+    if (near is None) != (radius_m is None):
+        given, missing = ("near", "radius_m") if near is not None else ("radius_m", "near")
+        raise params.bad(missing, None, f"{given} needs {missing}")
+    f = IncidentFilter(
+        bbox=params.bbox(bbox) if bbox is not None else None,
+        near=params.lon_lat("near", near) if near is not None else None,
+        radius_m=radius_m,
+        categories=params.words("category", category, res.categories) if category else None,
+        statuses=params.words("status", status, res.statuses) if status else None,
+        origins=params.words("origin", origin) if origin else None,
+        since=params.timestamp("since", since) if since is not None else None,
+        until=params.timestamp("until", until) if until is not None else None,
+    )
+    if f.since is not None and f.until is not None and f.since >= f.until:
+        raise params.bad("until", until, f"must be later than since ({since})")
+    return f
+
+
+_CATEGORY_LIST = f"^({'|'.join(SHIP_CATEGORIES)})(,({'|'.join(SHIP_CATEGORIES)}))*$"
+
+
+def vessel_filter(
+    bbox: Annotated[
+        str | None, Query(description="minlon,minlat,maxlon,maxlat (WGS 84): latest position in it")
+    ] = None,
+    name: Annotated[
+        str | None,
+        Query(max_length=120, pattern=r"^[^\x00-\x1f]*$", description="part of the name"),
+    ] = None,
+    mmsi: Annotated[
+        str | None,
+        Query(
+            pattern=r"^[0-9]{1,9}(,[0-9]{1,9})*$",
+            description="MMSIs or MMSI prefixes (e.g. 440 for MID 440), comma-separated",
+        ),
+    ] = None,
+    imo: Annotated[str | None, Query(pattern=r"^[0-9]{7}$", description="IMO number")] = None,
+    flag: Annotated[
+        str | None,
+        Query(
+            pattern=r"^[A-Za-z]{2}(,[A-Za-z]{2})*$",
+            description="flag states (ISO 3166-1 alpha-2, from the MID), comma-separated",
+        ),
+    ] = None,
+    category: Annotated[
+        str | None,
+        Query(pattern=_CATEGORY_LIST, description="ship categories, comma-separated"),
+    ] = None,
+) -> VesselFilter:
+    """The filters of GET /api/v1/vessels."""
+    return VesselFilter(
+        bbox=params.bbox(bbox) if bbox is not None else None,
+        name=name or None,
+        mmsi_prefixes=params.split(mmsi) or None,
+        imo=imo,
+        flags=[f.upper() for f in params.split(flag)] or None,
+        categories=params.split(category) or None,
+    )
+
+
+IncidentSearch = Annotated[IncidentFilter, Depends(incident_filter)]
+VesselSearch = Annotated[VesselFilter, Depends(vessel_filter)]
+
+
+# --- writing and sending ---------------------------------------------------------------------
+
+
+def _write(
+    fmt: Format, out: IO[bytes], found: Selection, res: Resources, kind: str, *, bom: bool
+) -> None:
+    if fmt is Format.geojson:
+        geojson_writer.write_geojson(
+            out,
+            found,
+            numberReturned=lambda: found.count,
+            truncated=lambda: found.truncated,
+        )
+    elif fmt is Format.csv:
+        csv_writer.write_csv(out, found, _columns(res, kind), bom=bom)
+    else:
+        title = f"mdx {res.settings.node.id} {kind}s"
+        about = f"{kind.capitalize()}s held by mdx node {res.settings.node.id}, as released to you"
+        kml_writer.write_kml(out, found, _layout(res, kind), title=title, about=about)
+
+
+def _columns(res: Resources, kind: str) -> list[str]:
+    if kind == "vessel":
+        return list(layouts.VESSEL_COLUMNS)
+    schema = res.policy.schemas.schema(INCIDENT_SCHEMA_ID)
+    return layouts.incident_columns(schema["properties"])
+
+
+def _layout(res: Resources, kind: str) -> kml_writer.Layout:
+    if kind == "vessel":
+        return layouts.vessel_layout()
+    return layouts.incident_layout(sorted(res.categories))
+
+
+def _chunks(file: IO[bytes]) -> Iterator[bytes]:
+    try:
+        file.seek(0)
+        while chunk := file.read(_CHUNK):
+            yield chunk
+    finally:
+        file.close()
+
+
+def _export(
+    request: Request, res: Res, who: Caller, kind: str, fmt: Format, found: Selection, bom: bool
+) -> StreamingResponse:
+    file = tempfile.SpooledTemporaryFile(max_size=_SPOOL_BYTES)  # noqa: SIM115 (closed by _chunks)
+    try:
+        _write(fmt, file, found, res, kind, bom=bom)
+        size = file.tell()
+    except BaseException:
+        file.close()
+        raise
+    restricted_reads.record(res.engine, request, who, kind, found.marked)
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    filename = f"mdx-{res.settings.node.id}-{kind}s-{stamp}.{fmt.value}"
+    headers = {
+        "Content-Disposition": f'attachment; filename="{filename}"',
+        "Content-Length": str(size),
+        COUNT_HEADER: str(found.count),
+        TRUNCATED_HEADER: "true" if found.truncated else "false",
+    }
+    return StreamingResponse(_chunks(file), media_type=MEDIA_TYPES[fmt], headers=headers)
+
+
+# --- routes ------------------------------------------------------------------------------------
+
+Endpoint = Callable[..., StreamingResponse]
+
+
+def _incident_route(fmt: Format) -> Endpoint:
+    def export(
+        request: Request, db: Db, res: Res, who: Who, f: IncidentSearch, limit: Limit = MAX_FEATURES
+    ) -> StreamingResponse:
+        found = selection.incidents(db, f, who, limit)
+        return _export(request, res, who, "incident", fmt, found, bom=False)
+
+    def export_csv(
+        request: Request,
+        db: Db,
+        res: Res,
+        who: Who,
+        f: IncidentSearch,
+        limit: Limit = MAX_FEATURES,
+        bom: Bom = False,
+    ) -> StreamingResponse:
+        found = selection.incidents(db, f, who, limit)
+        return _export(request, res, who, "incident", fmt, found, bom=bom)
+
+    return export_csv if fmt is Format.csv else export
+
+
+def _vessel_route(fmt: Format) -> Endpoint:
+    def export(
+        request: Request, db: Db, res: Res, who: Who, f: VesselSearch, limit: Limit = MAX_FEATURES
+    ) -> StreamingResponse:
+        found = selection.latest_positions(db, f, who, limit)
+        return _export(request, res, who, "vessel", fmt, found, bom=False)
+
+    def export_csv(
+        request: Request,
+        db: Db,
+        res: Res,
+        who: Who,
+        f: VesselSearch,
+        limit: Limit = MAX_FEATURES,
+        bom: Bom = False,
+    ) -> StreamingResponse:
+        found = selection.latest_positions(db, f, who, limit)
+        return _export(request, res, who, "vessel", fmt, found, bom=bom)
+
+    return export_csv if fmt is Format.csv else export
+
+
+_WHAT = {
+    "incidents": ("Incidents", "newest observation first", _incident_route),
+    "vessels": ("Vessels at their latest position", "by MMSI", _vessel_route),
+}
+
+for _path, (_what, _order, _route) in _WHAT.items():
+    for _fmt in Format:
+        router.add_api_route(
+            f"/{_path}.{_fmt.value}",
+            _route(_fmt),
+            methods=["GET"],
+            name=f"export_{_path}_{_fmt.value}",
+            operation_id=f"export_{_path}_{_fmt.value}",
+            summary=f"{_what} as {_fmt.value.upper()} ({_order}), to download",
+            response_class=StreamingResponse,
+            responses={**_responses(_fmt), **problems.responses(400)},
+        )
