@@ -41,6 +41,9 @@ def settings_env(settings: NodeSettings) -> dict[str, str]:
         "MDX_DATABASE__URL": settings.database.url,
         "MDX_API__HOST": settings.api.host,
         "MDX_API__PORT": str(settings.api.port),
+        "MDX_API__STREAM_MAX_S": str(settings.api.stream_max_s),
+        "MDX_AUTH__WRITE_BURST": str(settings.auth.write_burst),
+        "MDX_AUTH__WRITES_PER_MINUTE": str(settings.auth.writes_per_minute),
         # pydantic-settings reads a list of partners from the environment as JSON.
         "MDX_PARTNERS": json.dumps([p.model_dump(mode="json") for p in settings.partners]),
     }

@@ -431,3 +431,21 @@ def test_migration_chains_existing_rows() -> None:
             c.execute("UPDATE audit_log SET peer = 'uscg'")  # no longer append-only
     finally:
         migrate.drop_database(url)
+
+
+def test_nul_from_a_hostile_caller_is_kept_as_a_visible_symbol(
+    conn: psycopg.Connection[Any],
+) -> None:
+    # PostgreSQL cannot store U+0000: a login name carrying one must not lose the audit row.
+    audit.record(
+        conn,
+        audit.AUTH_REFUSED,
+        actor="user:ad\x00min",
+        peer="\x00",
+        detail={"reason": "x\x00y", "k\x00": ["\x00"]},
+    )
+    conn.commit()
+    [entry] = audit.read(conn)
+    assert (entry.actor, entry.peer) == ("user:ad\u2400min", "\u2400")
+    assert entry.detail == {"reason": "x\u2400y", "k\u2400": ["\u2400"]}
+    assert audit.verify(conn).ok

@@ -18,8 +18,9 @@ import orjson
 import pytest
 import uvicorn
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from sqlalchemy import create_engine
 
-from mdx.api import stream
+from mdx.api import accounts, stream
 from mdx.api.app import create_app
 from mdx.core import intake, keys, store
 from mdx.core.envelope import make_envelope
@@ -32,7 +33,7 @@ from tests.conftest import TEST_PASSWORD, TOKEN_SECRET, free_port, login
 
 STREAM = "/api/v1/stream"
 T0 = datetime(2024, 5, 1, 9, 0, tzinfo=UTC)
-CURSOR = re.compile(r"^iv:\d+,p:\d+$")
+CURSOR = re.compile(r"^i\d+p\d+$")
 PARTNERS = ("kcg", "uscg")
 
 
@@ -305,3 +306,50 @@ def test_the_map_streams_with_its_session_cookie_and_nobody_without(base_url: st
         with client.stream("GET", STREAM) as r:
             assert r.status_code == 200
             assert next(r.iter_lines()) == "retry: 1000"
+
+
+# --- how long a stream lives -------------------------------------------------------------------
+
+
+def _seconds_until_closed(base_url: str, header: dict[str, str], then: Any = None) -> float:
+    """Open a stream, run `then()` once it is open, and time how long until the server ends it
+    (a read timeout of 10 s fails the test instead of hanging)."""
+    with (
+        httpx.Client(timeout=10) as client,
+        client.stream("GET", f"{base_url}/api/v1/stream", headers=header) as r,
+    ):
+        assert r.status_code == 200
+        started = time.monotonic()
+        if then is not None:
+            then()
+        for _ in r.iter_lines():
+            pass
+        return time.monotonic() - started
+
+
+def test_a_stream_ends_within_seconds_of_its_account_being_disabled(
+    base_url: str, settings: NodeSettings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(stream, "ACCOUNT_CHECK_S", 0.5)
+    header = login(base_url, settings.database.url, "operator")
+    engine = create_engine(settings.database.url)
+
+    def disable() -> None:
+        with engine.begin() as conn:
+            assert accounts.disable(conn, "test-operator")
+
+    try:
+        assert _seconds_until_closed(base_url, header, disable) < 3
+    finally:
+        engine.dispose()
+    # And it cannot come back: the reconnect is refused.
+    assert httpx.get(f"{base_url}/api/v1/stream", headers=header, timeout=10).status_code == 401
+
+
+def test_a_stream_ends_after_its_longest_life(
+    base_url: str, settings: NodeSettings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The app holds the settings object it was made with: shorten its streams' life.
+    monkeypatch.setattr(settings.api, "stream_max_s", 1.0)
+    header = login(base_url, settings.database.url, "viewer")
+    assert 0.9 < _seconds_until_closed(base_url, header) < 4

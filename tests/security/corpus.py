@@ -314,6 +314,17 @@ def stored_cases() -> list[Case]:
                 Stored("incidents", data["incident_id"], fields),
             )
         )
+    # JSON Schema counts 3.0 as an integer: such a message is valid and must be stored (an
+    # integer column once refused "3.0" and failed the whole batch).
+    data = incident_data(110, version=3.0, persons_at_risk=2.0, title="whole numbers as 3.0")
+    cases.append(
+        Case(
+            "integers written with a fraction",
+            topic("incident", "ops1"),
+            orjson.dumps(envelope("incident", data, producer="ops1")),
+            Stored("incidents", data["incident_id"], {"title": data["title"]}),
+        )
+    )
     for i, name in enumerate((IMG, SCRIPT, SQL[:120])):
         mmsi = f"44000{i:04d}"
         data = {

@@ -109,7 +109,12 @@ def active(conn: Connection, name: str) -> Account | None:
 
 def check_login(conn: Connection, name: str, password: str) -> Account | None:
     """The account, if `name` is an enabled account and `password` is its password."""
-    row = conn.execute(select(*_COLUMNS, User.password_hash).where(User.name == name)).first()
+    # A name no account can have (NUL, say, which PostgreSQL refuses) is simply unknown.
+    row = (
+        conn.execute(select(*_COLUMNS, User.password_hash).where(User.name == name)).first()
+        if NAME.match(name)
+        else None
+    )
     stored = row.password_hash if row is not None else _dummy_hash()
     try:
         _hasher.verify(stored, password)

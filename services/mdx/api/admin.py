@@ -9,7 +9,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 
-from mdx.api import accounts, problems
+from mdx.api import accounts, params, problems
 from mdx.api.access import AdminOnly, Writer
 from mdx.api.deps import Db, Res
 from mdx.api.restricted_reads import actor
@@ -26,7 +26,9 @@ class AccountItem(BaseModel):
 
 
 class NewAccount(BaseModel):
-    name: str = Field(description="2-64 of a-z 0-9 . _ -, starting with a letter")
+    name: str = Field(
+        pattern=accounts.NAME.pattern, description="2-64 of a-z 0-9 . _ -, starting with a letter"
+    )
     role: Literal["viewer", "operator", "admin"]
     password: str = Field(min_length=accounts.MIN_PASSWORD_CHARS)
 
@@ -40,7 +42,7 @@ def list_users(db: Db, _: AdminOnly) -> list[AccountItem]:
     "/users",
     status_code=201,
     summary="Create an account",
-    responses=problems.responses(409, 422, 429),
+    responses=problems.responses(409, 415, 422, 429),
 )
 def add_user(new: NewAccount, res: Res, _admin: AdminOnly, _rate: Writer) -> AccountItem:
     try:
@@ -76,15 +78,17 @@ class AuditPage(BaseModel):
 def read_audit(
     res: Res,
     who: AdminOnly,
-    after: Annotated[int, Query(ge=0, description="entries with a greater seq")] = 0,
+    after: Annotated[
+        int, Query(ge=0, le=params.MAX_BIGINT, description="entries with a greater seq")
+    ] = 0,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    event: Annotated[str | None, Query(description="only this event, e.g. auth.refused")] = None,
+    event: Annotated[
+        str | None,
+        Query(
+            pattern=params.exactly(audit.EVENTS), description="only this event, e.g. auth.refused"
+        ),
+    ] = None,
 ) -> AuditPage:
-    if event is not None and event not in audit.EVENTS:
-        raise problems.InvalidParameter(
-            f"event {event!r} is not one of {', '.join(sorted(audit.EVENTS))}",
-            errors=[problems.param_error("event", event, "unknown audit event")],
-        )
     with res.engine.begin() as conn:
         entries = audit.read(conn, after=after, limit=limit, event=event)
         # Reading the trail is itself on the trail (after the read: not in this answer).

@@ -13,6 +13,7 @@ from mdx.api import (
     access,
     admin,
     auth,
+    bodies,
     cise,
     contracts,
     deadletters,
@@ -60,6 +61,7 @@ AUTHENTICATED = (
 def create_app(settings: NodeSettings, schemas: SchemaSet | None = None) -> FastAPI:
     """Raises mdx.api.token_key.InsecureSecret when a real node has no safe token key."""
     key = token_key(settings)  # before anything starts: a node with a weak key never serves
+    schemas = schemas or SchemaSet()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -69,7 +71,7 @@ def create_app(settings: NodeSettings, schemas: SchemaSet | None = None) -> Fast
             connect_args={"connect_timeout": DB_CONNECT_TIMEOUT_S},
             json_deserializer=orjson.loads,  # jsonb columns: several times the stdlib's speed
         )
-        app.state.resources = build_resources(settings, schemas or SchemaSet(), engine, key)
+        app.state.resources = build_resources(settings, schemas, engine, key)
         try:
             yield
         finally:
@@ -80,10 +82,12 @@ def create_app(settings: NodeSettings, schemas: SchemaSet | None = None) -> Fast
         summary="Maritime Domain eXchange: incidents, vessel positions, zones and dead letters",
         version="1",
         lifespan=lifespan,
-        # Every route may answer these; FastAPI's own 422 for parameters is a 400 here.
-        responses=problems.responses(400, 404, 500),
+        # Every route may answer these (413: any body over the limit); FastAPI's own 422 for
+        # parameters is a 400 here.
+        responses=problems.responses(400, 404, 413, 500),
     )
     problems.install(app)
+    bodies.install(app, schemas)
     access.install(app)
     app.add_exception_handler(AuthRejected, unauthorized)
 

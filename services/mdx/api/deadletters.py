@@ -10,7 +10,7 @@ from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel
 from sqlalchemy import select
 
-from mdx.api import cursor
+from mdx.api import cursor, params
 from mdx.api.deps import Db, Who
 from mdx.api.visibility import AnyRow, visible
 from mdx.core.db import DeadLetter
@@ -44,10 +44,13 @@ def list_deadletters(
     request: Request,
     db: Db,
     who: Who,
-    producer: Annotated[str | None, Query(description="only this producer's")] = None,
+    producer: Annotated[
+        str | None, Query(pattern=params.PRODUCER_ID, description="only this producer's")
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     cursor_: Annotated[
-        str | None, Query(alias="cursor", description="from the previous page's next link")
+        str | None,
+        Query(alias="cursor", pattern=cursor.SEQ, description="from the previous page's next link"),
     ] = None,
 ) -> DeadLetterPage:
     columns = (
@@ -62,13 +65,13 @@ def list_deadletters(
     if producer is not None:
         query = query.where(DeadLetter.producer == producer)
     if cursor_ is not None:
-        query = query.where(DeadLetter.id < cursor.decode_int(cursor_))
+        query = query.where(DeadLetter.id < cursor.decode_seq(cursor_))
     # Ids grow with arrival, so id order is arrival order and a unique keyset.
     rows = db.execute(query.order_by(DeadLetter.id.desc()).limit(limit + 1)).all()
     links = [Link(href=str(request.url), rel="self")]
     if len(rows) > limit:
         rows = rows[:limit]
-        href = request.url.include_query_params(cursor=cursor.encode(rows[-1].id))
+        href = request.url.include_query_params(cursor=cursor.seq(rows[-1].id))
         links.append(Link(href=str(href), rel="next"))
     return DeadLetterPage(deadletters=[_item(r) for r in rows], links=links)
 

@@ -16,7 +16,7 @@ from fastapi import APIRouter, Query
 from fastapi.responses import Response
 from sqlalchemy import text
 
-from mdx.api import problems
+from mdx.api import params, problems
 from mdx.api.deps import Db, Res, Who
 from mdx.core import sharing
 
@@ -44,7 +44,9 @@ def feed(
     db: Db,
     res: Res,
     who: Who,
-    since: Annotated[int, Query(ge=0, description="last seq the caller has")] = 0,
+    since: Annotated[
+        int, Query(ge=0, le=params.MAX_BIGINT, description="last seq the caller has")
+    ] = 0,
     limit: Annotated[int, Query(ge=1, le=2000)] = 500,
 ) -> Response:
     if who.local or who.node is None:

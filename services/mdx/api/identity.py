@@ -88,7 +88,9 @@ def _account(res: Resources, token: str) -> Caller:
         account = accounts.active(conn, claims.sub)
     if account is None:
         raise NotAuthenticated("account-disabled", f"account {claims.sub!r} is disabled or gone")
-    return Caller(subject=account.name, role=account.role, token_id=claims.jti)
+    return Caller(
+        subject=account.name, role=account.role, token_id=claims.jti, expires_at=claims.exp
+    )
 
 
 def same_origin(request: Request) -> bool:

@@ -63,6 +63,9 @@ def submit(res: Resources, data: dict[str, Any], markings: Markings) -> uuid.UUI
     return incident_id
 
 
+MAX_VERSION = 2**31 - 1  # the incident schema's maximum (a PostgreSQL integer)
+
+
 def change_status(res: Resources, incident_id: uuid.UUID, status: str, note: str | None) -> None:
     """Store the next version of an incident with a new status and the same markings."""
     with res.engine.begin() as conn:
@@ -84,6 +87,11 @@ def change_status(res: Resources, incident_id: uuid.UUID, status: str, note: str
             raise problems.VersionConflict(
                 f"incident {incident_id} belongs to {row.origin}: only its origin changes it; "
                 f"report with POST {incident_id}/sar (status or sitrep) instead"
+            )
+        if row.version >= MAX_VERSION:
+            raise problems.VersionConflict(
+                f"incident {incident_id} is at version {row.version}, the last there can be; "
+                "report a new incident instead"
             )
         data = {k: v for k, v in row.data.items() if k != "note"}  # a note belongs to one version
         data.update(status=status, version=row.version + 1)

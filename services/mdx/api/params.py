@@ -1,6 +1,9 @@
-"""Parsers for query parameters whose syntax FastAPI cannot check (bbox, points, RFC 3339).
+"""Query parameters: the patterns the OpenAPI document states for them, and their parsers.
 
-Each failure is an `InvalidParameter` naming the parameter, the bad value and the rule.
+Each parameter's pattern admits exactly what its parser reads, so the published contract is the
+enforced one (schemathesis holds the two together: tests/security/test_api_fuzz.py). What no
+pattern can state (a box's corners in order, a parameter needing another) is a parser's
+`InvalidParameter`, naming the parameter, the bad value and the rule.
 """
 
 from __future__ import annotations
@@ -12,8 +15,41 @@ from datetime import datetime
 
 from mdx.api.problems import InvalidParameter, param_error
 
-_RFC3339 = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$")
-_SEPARATORS = re.compile(r"[\s,]+")
+# Separators of a list value: commas or spaces (a `+` in a query string is a space).
+_SEPARATORS = re.compile(r"[ ,]+")
+
+# Decimal degrees in range, as `float` reads them (no exponent, inf, nan or underscores).
+LON = r"[+-]?(?:180(?:\.0*)?|(?:1[0-7][0-9]|[0-9]{1,2})(?:\.[0-9]*)?|\.[0-9]+)"
+LAT = r"[+-]?(?:90(?:\.0*)?|[0-8]?[0-9](?:\.[0-9]*)?|\.[0-9]+)"
+BBOX = rf"^{LON},{LAT},{LON},{LAT}$"
+POINT = rf"^{LON},{LAT}$"
+# RFC 3339 with its offset, each field in range (the query parameter also declares
+# `format: date-time`, which rules out days a month lacks).
+RFC3339 = (
+    r"^(?:[1-9][0-9]{3}|0[1-9][0-9]{2}|00[1-9][0-9]|000[1-9])-(?:0[1-9]|1[0-2])"
+    r"-(?:0[1-9]|[12][0-9]|3[01])[Tt](?:[01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](?:\.[0-9]+)?"
+    r"(?:[Zz]|[+-](?:[01][0-9]|2[0-3]):[0-5][0-9])$"
+)
+DATE_TIME = {"format": "date-time"}
+_RFC3339 = re.compile(RFC3339)
+NODE_ID = r"[a-z][a-z0-9-]{1,31}"
+MAX_BIGINT = 2**63 - 1  # a sequence number PostgreSQL can compare
+PRODUCER_ID = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
+
+
+def list_of(word: str) -> str:
+    """The pattern of one or more `word`s separated by commas or spaces (what `words` reads)."""
+    return rf"^[ ,]*(?:{word})(?:[ ,]+(?:{word}))*[ ,]*$"
+
+
+def exactly(values: Collection[str]) -> str:
+    """The pattern of one of `values` and nothing else."""
+    return rf"^(?:{one_of(values)})$"
+
+
+def one_of(values: Collection[str]) -> str:
+    """A pattern matching exactly one of `values`."""
+    return "|".join(re.escape(v) for v in sorted(values, key=lambda v: (-len(v), v)))
 
 
 def bad(name: str, value: object, message: str) -> InvalidParameter:
@@ -45,10 +81,11 @@ def bbox(value: str) -> tuple[float, float, float, float]:
     minlon, minlat, maxlon, maxlat = numbers("bbox", value, 4)
     _check_lon_lat("bbox", value, minlon, minlat)
     _check_lon_lat("bbox", value, maxlon, maxlat)
-    if not minlon < maxlon:
-        raise bad("bbox", value, f"minlon {minlon} must be less than maxlon {maxlon}")
-    if not minlat < maxlat:
-        raise bad("bbox", value, f"minlat {minlat} must be less than maxlat {maxlat}")
+    # A box of no width or height is a line or a point: it still finds what lies on it.
+    if minlon > maxlon:
+        raise bad("bbox", value, f"minlon {minlon} must not exceed maxlon {maxlon}")
+    if minlat > maxlat:
+        raise bad("bbox", value, f"minlat {minlat} must not exceed maxlat {maxlat}")
     return minlon, minlat, maxlon, maxlat
 
 
@@ -59,7 +96,8 @@ def lon_lat(name: str, value: str) -> tuple[float, float]:
 
 
 def timestamp(name: str, value: str) -> datetime:
-    """An RFC 3339 date-time with its offset (a time without one is ambiguous)."""
+    """An RFC 3339 date-time with its offset (a time without one is ambiguous); the query
+    parameter declares `format: date-time` and the pattern RFC3339."""
     if not _RFC3339.match(value):
         raise bad(name, value, "not an RFC 3339 date-time such as 2024-05-01T09:30:00Z")
     try:

@@ -66,6 +66,18 @@ class InvalidParameter(ProblemError):
     slug = "invalid-parameter"
 
 
+class InvalidBody(ProblemError):
+    """The body is not JSON, or JSON that mdx refuses (duplicate keys, NUL, too deep)."""
+
+    status = 400
+    slug = "invalid-body"
+
+
+class UnsupportedMediaType(ProblemError):
+    status = 415
+    slug = "unsupported-media-type"
+
+
 class Forbidden(ProblemError):
     status = 403
     slug = "forbidden"
@@ -134,11 +146,25 @@ async def _on_request_validation(request: Request, exc: Exception) -> Response:
     # FastAPI says 422 here; we keep 422 for bodies that break the data schemas and call a
     # malformed request (bad UUID in the path, limit out of range, body not an object) a 400.
     assert isinstance(exc, RequestValidationError)
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if any(e.get("loc") == ("body",) for e in exc.errors()) and content_type != "application/json":
+        # FastAPI hands a body of another media type over as raw bytes, which then fail as
+        # "not an object": the real fault is the media type.
+        return problem(
+            request,
+            415,
+            "the body must be application/json",
+            slug=UnsupportedMediaType.slug,
+        )
     errors = []
     for e in exc.errors():
         loc = [str(p) for p in e.get("loc", ())]
         where, name = (loc[0], ".".join(loc[1:])) if loc else ("request", "")
-        entry = param_error(name, e.get("input"), str(e.get("msg", "")), where)
+        if where != "body":
+            name = loc[1] if len(loc) > 1 else name  # `kind`, not `kind.0`, for a list item
+        given = e.get("input")
+        shown = given.decode("utf-8", "replace") if isinstance(given, bytes) else given
+        entry = param_error(name, shown, str(e.get("msg", "")), where)
         entry["keyword"] = e.get("type")
         errors.append(entry)
     names = ", ".join(f"{x['in']} {x['parameter']}".strip() for x in errors)

@@ -13,17 +13,17 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
-from typing import Annotated, Any, Literal, cast
+from typing import Annotated, Any, cast
 
 import psycopg
-from fastapi import APIRouter, Path, Request
-from pydantic import BaseModel, ConfigDict
+from fastapi import APIRouter, Depends, Path, Request
 from sqlalchemy import Connection, func, select
 
-from mdx.api import incident_write, problems, restricted_reads
+from mdx.api import bodies, incident_write, problems, restricted_reads
 from mdx.api.access import Writer
 from mdx.api.deps import Db, Res, Who
 from mdx.api.visibility import visible
+from mdx.api.vocabulary import SAR_SCHEMA
 from mdx.core import sharing, store
 from mdx.core.db import Incident, IncidentEvent, IncidentVersion
 
@@ -31,29 +31,38 @@ router = APIRouter(prefix="/api/v1/incidents", tags=["sar"])
 SAR_TYPE = "mdx.sar.v1"
 
 
-class SarStep(BaseModel):
-    """One coordination step; the fields each kind needs are checked by the SAR schema."""
-
-    model_config = ConfigDict(extra="forbid")
-    kind: Literal["assistance-requested", "acknowledged", "asset-assigned", "status", "sitrep"]
-    to: str | None = None
-    asset: dict[str, Any] | None = None
-    status: str | None = None
-    sitrep: dict[str, Any] | None = None
-    text: str | None = None
+# What the node writes into every step itself; a body may not carry them.
+SERVER_FIELDS = ("incident_id", "incident_origin", "observed_at", "number")
+SarStep = Annotated[dict[str, Any], Depends(bodies.json_object)]
 
 
 @router.post(
     "/{incident_id}/sar",
     status_code=201,
-    responses=problems.responses(403, 404, 409, 422, 429),
+    responses=problems.responses(403, 404, 409, 415, 422, 429),
     summary="Record a SAR coordination step (request, acknowledgement, asset, status, SITREP)",
+    openapi_extra=bodies.body(
+        SAR_SCHEMA,
+        server_fields=SERVER_FIELDS,
+        description="one step of the SAR event schema; the node fills in "
+        + ", ".join(SERVER_FIELDS),
+    ),
 )
 def post_step(
     incident_id: Annotated[uuid.UUID, Path()], step: SarStep, res: Res, who: Writer
 ) -> dict[str, Any]:
     # Writer: an operator of this node; partners coordinate through their own node.
     me = res.settings.node.id
+    filled = sorted(step.keys() & set(SERVER_FIELDS))
+    if filled:
+        raise problems.Rejected(
+            f"{', '.join(filled)}: written by the node, not by the request",
+            errors=[
+                {"path": f"/{k}", "keyword": "not", "message": "written by the node"}
+                for k in filled
+            ],
+        )
+    kind, to = step.get("kind"), step.get("to")
     with res.engine.begin() as conn:
         # The row lock makes one node's steps on one incident take turns, so two SITREPs sent
         # at once cannot both read the same last number.
@@ -70,35 +79,35 @@ def post_step(
             raise problems.VersionConflict(
                 f"incident {incident_id} is {incident.category}: SAR coordination is for sar"
             )
-        if step.kind == "assistance-requested":
+        if kind == "assistance-requested":
             if incident.origin != me:
                 raise problems.VersionConflict(
                     f"only the incident's origin ({incident.origin}) asks for assistance"
                 )
-            if step.to is None or res.settings.partner(step.to) is None:
+            if not isinstance(to, str) or res.settings.partner(to) is None:
                 raise problems.Rejected(
                     f"'to' must name a partner of {me}",
                     errors=[{"path": "/to", "keyword": "enum", "message": "not a partner"}],
                 )
-        elif step.to is not None:
+        elif to is not None:
             # `to` widens the step's markings to the node asked: only a request names one.
             raise problems.Rejected(
-                f"'to' belongs to an assistance request, not to {step.kind}",
+                f"'to' belongs to an assistance request, not to {kind}",
                 errors=[
                     {"path": "/to", "keyword": "not", "message": "only a request names a node"}
                 ],
             )
+        # The SAR schema judges the rest (kind, and what each kind needs) in `judge` below.
         data: dict[str, Any] = {
+            **step,
             "incident_id": str(incident_id),
             "incident_origin": incident.origin,
-            "kind": step.kind,
             "observed_at": datetime.now(UTC).isoformat().replace("+00:00", "Z"),
         }
-        data |= {k: v for k, v in step.model_dump().items() if v is not None and k != "kind"}
-        if step.kind == "sitrep":
+        if kind == "sitrep":
             data["number"] = 1 + (_last_sitrep(conn, incident_id, me) or 0)
         # The steps go where the incident may go, and always to the nodes taking part.
-        taking_part = {incident.origin, *([step.to] if step.to else [])} - {me}
+        taking_part = {incident.origin, *([to] if isinstance(to, str) else [])} - {me}
         markings = incident_write.Markings(
             incident.tlp, sorted({*(incident.relto or []), *taking_part}), incident.purpose
         )

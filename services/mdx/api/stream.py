@@ -3,7 +3,7 @@ Events.
 
 Each event is `event: incident` (data: the incident's Feature as GET /api/v1/incidents/{id}
 returns it) or `event: position` (data: the vessel's position Feature, id = MMSI), with
-`id: iv:<incident_versions.id>,p:<positions.id>`: the cursor of everything delivered up to and
+`id: i<incident_versions.id>p<positions.id>`: the cursor of everything delivered up to and
 including that event. A client resumes with `Last-Event-ID` (or `?last_event_id=`) and gets all
 that came after, once. Reads go through `visible`, so a partner streams only what it may see.
 """
@@ -23,9 +23,10 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import StreamingResponse
 from sqlalchemy import Engine, and_, func, select
 
-from mdx.api import incident_query, params, restricted_reads, vessels
+from mdx.api import accounts, incident_query, params, restricted_reads, vessels
 from mdx.api.deps import Res, Who
 from mdx.api.visibility import Caller, visible
+from mdx.api.vocabulary import CATEGORIES
 from mdx.core.db import Incident, IncidentVersion, Position
 
 router = APIRouter(prefix="/api/v1/stream", tags=["stream"])
@@ -33,9 +34,13 @@ router = APIRouter(prefix="/api/v1/stream", tags=["stream"])
 MEDIA_TYPE = "text/event-stream"
 POLL_S = 0.25
 KEEPALIVE_S = 15.0
+ACCOUNT_CHECK_S = 5.0  # how soon a disabled account's open streams end
 BATCH = 500
 KINDS = frozenset({"incident", "position"})
-_CURSOR = re.compile(r"^iv:(\d{1,19}),p:(\d{1,19})$")
+# The last incident version and position delivered (ids that fit a bigint), letters and digits
+# only: a header value no client or proxy mangles.
+CURSOR = r"^i([0-9]{1,18})p([0-9]{1,18})$"
+_CURSOR = re.compile(CURSOR)
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,13 +49,13 @@ class Cursor:
     p: int  # last positions.id delivered
 
     def encode(self) -> str:
-        return f"iv:{self.iv},p:{self.p}"
+        return f"i{self.iv}p{self.p}"
 
 
 def parse_cursor(name: str, value: str) -> Cursor:
     m = _CURSOR.match(value.strip())
     if m is None:
-        raise params.bad(name, value, "not a stream cursor such as iv:12,p:340")
+        raise params.bad(name, value, "not a stream cursor such as i12p340")
     return Cursor(int(m[1]), int(m[2]))
 
 
@@ -72,20 +77,38 @@ async def stream(
     res: Res,
     who: Who,
     category: Annotated[
-        str | None, Query(description="incident categories, comma-separated")
+        str | None,
+        Query(
+            pattern=params.list_of(params.one_of(CATEGORIES)),
+            description="incident categories, comma-separated",
+        ),
     ] = None,
     origin: Annotated[
-        str | None, Query(description="incident origin nodes, comma-separated")
+        str | None,
+        Query(
+            pattern=params.list_of(params.NODE_ID),
+            description="incident origin nodes, comma-separated",
+        ),
     ] = None,
-    kinds: Annotated[str | None, Query(description="incident,position (default both)")] = None,
+    kinds: Annotated[
+        str | None,
+        Query(
+            pattern=params.list_of(params.one_of(KINDS)),
+            description="incident,position (default both)",
+        ),
+    ] = None,
     since_start: Annotated[bool, Query(description="without a cursor: from the beginning")] = False,
-    last_event_id: Annotated[str | None, Query(description="resume after this event id")] = None,
-    last_event_id_header: Annotated[str | None, Header(alias="Last-Event-ID")] = None,
+    last_event_id: Annotated[
+        str | None, Query(pattern=CURSOR, description="resume after this event id")
+    ] = None,
+    last_event_id_header: Annotated[
+        str, Header(alias="Last-Event-ID", pattern=CURSOR, description="what EventSource sends")
+    ] = "",
 ) -> StreamingResponse:
     """`retry: 1000` first, then events as they are stored; `: keepalive` when idle 15 s."""
     opts = Options(
         kinds=frozenset(params.words("kinds", kinds, KINDS)) if kinds is not None else KINDS,
-        categories=params.words("category", category, res.categories) if category else None,
+        categories=params.words("category", category, CATEGORIES) if category else None,
         origins=params.words("origin", origin) if origin else None,
     )
     # The header (what EventSource sends on reconnect) is newer than a query string's cursor.
@@ -98,18 +121,30 @@ async def stream(
     else:
         start = await run_in_threadpool(_now, res.engine)
     return StreamingResponse(
-        _events(request, res.engine, who, opts, start),
+        _events(
+            request, res.engine, who, opts, start, _ends_at(who, res.settings.api.stream_max_s)
+        ),
         media_type=MEDIA_TYPE,
         headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
     )
 
 
+def _ends_at(who: Caller, max_s: float) -> float:
+    """Unix time at which the stream ends: its longest life, or the access token's expiry."""
+    end = time.time() + max_s
+    return min(end, who.expires_at) if who.expires_at is not None else end
+
+
 async def _events(
-    request: Request, engine: Engine, who: Caller, opts: Options, cursor: Cursor
+    request: Request, engine: Engine, who: Caller, opts: Options, cursor: Cursor, ends_at: float
 ) -> AsyncIterator[str]:
     yield "retry: 1000\n\n"
-    quiet_since = time.monotonic()
-    while not await request.is_disconnected():
+    quiet_since = checked_at = time.monotonic()
+    while time.time() < ends_at and not await request.is_disconnected():
+        if who.local and time.monotonic() - checked_at >= ACCOUNT_CHECK_S:
+            checked_at = time.monotonic()
+            if not await anyio.to_thread.run_sync(_still_active, engine, who.subject):
+                return
         events, full, marked = await anyio.to_thread.run_sync(_poll, engine, who, opts, cursor)
         if marked:
             # One audit row per batch that carried restricted items (a stream is one request).
@@ -123,6 +158,11 @@ async def _events(
             quiet_since = time.monotonic()
         if not full:  # more may be waiting right away when a batch was full
             await anyio.sleep(POLL_S)
+
+
+def _still_active(engine: Engine, name: str) -> bool:
+    with engine.connect() as conn:
+        return accounts.active(conn, name) is not None
 
 
 def _now(engine: Engine) -> Cursor:

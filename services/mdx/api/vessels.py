@@ -72,20 +72,34 @@ def listing(
     res: Res,
     who: Who,
     bbox: Annotated[
-        str | None, Query(description="minlon,minlat,maxlon,maxlat (WGS 84): latest position in it")
+        str | None,
+        Query(
+            pattern=params.BBOX,
+            description="minlon,minlat,maxlon,maxlat (WGS 84): latest position in it",
+        ),
     ] = None,
     name: Annotated[str | None, Query(max_length=120, description="part of the name")] = None,
     mmsi: Annotated[
         str | None,
-        Query(description="MMSIs or MMSI prefixes (e.g. 440 for MID 440), comma-separated"),
+        Query(
+            pattern=params.list_of("[0-9]{1,9}"),
+            description="MMSIs or MMSI prefixes (e.g. 440 for MID 440), comma-separated",
+        ),
     ] = None,
     imo: Annotated[str | None, Query(pattern=r"^[0-9]{7}$", description="IMO number")] = None,
     flag: Annotated[
         str | None,
-        Query(description="flag states (ISO 3166-1 alpha-2, from the MID), comma-separated"),
+        Query(
+            pattern=params.list_of("[A-Za-z]{2}"),
+            description="flag states (ISO 3166-1 alpha-2, from the MID), comma-separated",
+        ),
     ] = None,
     category: Annotated[
-        str | None, Query(description=f"ship categories, comma-separated: {', '.join(CATEGORIES)}")
+        str | None,
+        Query(
+            pattern=params.list_of(params.one_of(CATEGORIES)),
+            description=f"ship categories, comma-separated: {', '.join(CATEGORIES)}",
+        ),
     ] = None,
     limit: Annotated[int, Query(ge=1, le=20_000, description="at most this many vessels")] = 5_000,
 ) -> GeoJSONResponse:
@@ -99,18 +113,12 @@ def listing(
     if name:
         query = query.where(found.name.ilike(f"%{_escape_like(name)}%", escape="\\"))
     if mmsi:
-        prefixes = params.words("mmsi", mmsi)
-        for p in prefixes:
-            if not p.isdigit() or len(p) > 9:
-                raise params.bad("mmsi", mmsi, f"{p!r} is not an MMSI or MMSI prefix (1-9 digits)")
+        prefixes = params.words("mmsi", mmsi)  # each 1-9 digits: the parameter's pattern
         query = query.where(or_(*[latest.c.mmsi.startswith(p) for p in prefixes]))
     if imo:
         query = query.where(found.imo == imo)
     if flag:
-        flags = params.words("flag", flag.upper())
-        for f in flags:
-            if len(f) != 2 or not f.isalpha():
-                raise params.bad("flag", flag, f"{f!r} is not an ISO 3166-1 alpha-2 code")
+        flags = params.words("flag", flag.upper())  # each two letters: the parameter's pattern
         query = query.where(reg.c.flag.in_(flags))
     if category:
         query = query.where(reg.c.category.in_(params.words("category", category, CATEGORIES)))
@@ -181,8 +189,22 @@ def track(
     db: Db,
     res: Res,
     who: Who,
-    since: Annotated[str | None, Query(description="RFC 3339; observed_at >= since")] = None,
-    until: Annotated[str | None, Query(description="RFC 3339; observed_at < until")] = None,
+    since: Annotated[
+        str | None,
+        Query(
+            pattern=params.RFC3339,
+            json_schema_extra=params.DATE_TIME,
+            description="RFC 3339; observed_at >= since",
+        ),
+    ] = None,
+    until: Annotated[
+        str | None,
+        Query(
+            pattern=params.RFC3339,
+            json_schema_extra=params.DATE_TIME,
+            description="RFC 3339; observed_at < until",
+        ),
+    ] = None,
     limit: Annotated[
         int, Query(ge=1, le=100_000, description="at most this many of the latest positions")
     ] = 10_000,

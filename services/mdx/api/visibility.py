@@ -48,6 +48,8 @@ class Caller:
     role: str = "partner"
     # The access token's `jti`, for the audit trail (None for a partner's signed request).
     token_id: str | None = None
+    # When the access token expires (Unix time; None for a partner's signed request).
+    expires_at: float | None = None
 
     @property
     def local(self) -> bool:

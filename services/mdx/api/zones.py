@@ -14,13 +14,15 @@ from typing import Annotated, Any
 
 import orjson
 from fastapi import APIRouter, Path, Query
+from pydantic import Field
 from sqlalchemy import ColumnElement, Text, func, literal, or_, select
 from sqlalchemy.dialects.postgresql import ARRAY
 
 from mdx.api import geojson, params
-from mdx.api.deps import Db, Res
+from mdx.api.deps import Db
 from mdx.api.geojson import GeoJSONResponse
 from mdx.api.problems import NotFound
+from mdx.api.vocabulary import ZONE_KINDS
 from mdx.core.db import Zone
 
 router = APIRouter(prefix="/api/v1/zones", tags=["zones"], default_response_class=GeoJSONResponse)
@@ -44,19 +46,31 @@ ZoneId = Annotated[
 @router.get("", responses=geojson.COLLECTION, summary="The zones this node watches, by id")
 def list_zones(
     db: Db,
-    res: Res,
     kind: Annotated[
-        list[str] | None, Query(description="repeatable, or comma-separated: eez, mpa, aor, ...")
+        list[Annotated[str, Field(pattern=params.list_of(params.one_of(ZONE_KINDS)))]] | None,
+        Query(
+            description="repeatable, or comma-separated: " + ", ".join(sorted(ZONE_KINDS)),
+        ),
     ] = None,
     state: Annotated[
         str | None,
         Query(
-            description="ISO 3166-1 alpha-2, comma-separated; includes agreements it is party to"
+            pattern=params.list_of("[A-Z]{2}"),
+            description="ISO 3166-1 alpha-2, comma-separated; includes agreements it is party to",
         ),
     ] = None,
-    authority: Annotated[str | None, Query(description="node ids, comma-separated")] = None,
-    bbox: Annotated[str | None, Query(description="minlon,minlat,maxlon,maxlat (WGS 84)")] = None,
-    contains: Annotated[str | None, Query(description="lon,lat: zones covering this point")] = None,
+    authority: Annotated[
+        str | None,
+        Query(pattern=params.list_of(params.NODE_ID), description="node ids, comma-separated"),
+    ] = None,
+    bbox: Annotated[
+        str | None,
+        Query(pattern=params.BBOX, description="minlon,minlat,maxlon,maxlat (WGS 84)"),
+    ] = None,
+    contains: Annotated[
+        str | None,
+        Query(pattern=params.POINT, description="lon,lat: zones covering this point"),
+    ] = None,
 ) -> GeoJSONResponse:
     """A FeatureCollection of every zone that passes all the filters given, ordered by id.
 
@@ -65,7 +79,7 @@ def list_zones(
     """
     query = select(*_COLUMNS)
     if kind:
-        query = query.where(Zone.kind.in_(params.words("kind", ",".join(kind), res.zone_kinds)))
+        query = query.where(Zone.kind.in_(params.words("kind", ",".join(kind), ZONE_KINDS)))
     if state is not None:
         query = query.where(_of_states(params.words("state", state)))
     if authority is not None:

@@ -61,6 +61,7 @@ EVENTS = frozenset(
     }
 )
 
+NUL_SHOWN = "\u2400"
 GENESIS = bytes(32)  # prev_hash of the first row
 
 Conn = psycopg.Connection[Any] | sqlalchemy.Connection
@@ -123,11 +124,23 @@ def record(conn: Conn, event: str, *, actor: str, peer: str | None = None, detai
     """Append one row in the caller's transaction; the database chains it."""
     if event not in EVENTS:
         raise ValueError(f"unknown audit event {event!r}")
-    params = (event, actor, peer, orjson.dumps(detail).decode())
+    # What a hostile caller sent is kept, but NUL (which PostgreSQL cannot store) is shown as
+    # U+2400 SYMBOL FOR NULL, in text and in the JSON text alike.
+    params = (event, _storable(actor), _storable(peer), orjson.dumps(_storable(detail)).decode())
     if isinstance(conn, sqlalchemy.Connection):
         conn.exec_driver_sql(_INSERT, params)
     else:
         conn.execute(_INSERT, params)
+
+
+def _storable(value: Any) -> Any:
+    if isinstance(value, str):
+        return value.replace("\x00", NUL_SHOWN)
+    if isinstance(value, dict):
+        return {_storable(k): _storable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_storable(v) for v in value]
+    return value
 
 
 # -- reading --------------------------------------------------------------------------------

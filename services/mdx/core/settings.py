@@ -110,6 +110,10 @@ class DatabaseSection(BaseModel):
 class ApiSection(BaseModel):
     host: str = "127.0.0.1"
     port: int = 8101
+    # A live stream ends after this long and the client reconnects with Last-Event-ID, so
+    # every connection is authenticated again at least this often (it also ends when the
+    # caller's access token expires, and within seconds of its account being disabled).
+    stream_max_s: float = Field(default=900, gt=0)
 
 
 class IngestSection(BaseModel):

@@ -437,6 +437,12 @@ def _markings(a: Accepted) -> tuple[Any, ...]:
     )
 
 
+def _whole(value: Any) -> int | None:
+    """An integer field as an int: JSON Schema counts 10.0 as an integer, COPY into an integer
+    column refuses "10.0"."""
+    return None if value is None else int(value)
+
+
 def _position_row(a: Accepted) -> tuple[Any, ...]:
     d = a.data
     return (
@@ -449,8 +455,8 @@ def _position_row(a: Accepted) -> tuple[Any, ...]:
         d["lat"],
         d.get("sog"),
         d.get("cog"),
-        d.get("heading"),
-        d.get("nav_status"),
+        _whole(d.get("heading")),
+        _whole(d.get("nav_status")),
         d["source_type"],
         flag_of(d["mmsi"]),
         ship_category(None, d["mmsi"]),
@@ -475,11 +481,11 @@ def _static_row(a: Accepted) -> tuple[Any, ...]:
         d.get("imo"),
         d.get("name"),
         d.get("call_sign"),
-        d.get("ship_type"),
-        dims.get("to_bow"),
-        dims.get("to_stern"),
-        dims.get("to_port"),
-        dims.get("to_starboard"),
+        _whole(d.get("ship_type")),
+        _whole(dims.get("to_bow")),
+        _whole(dims.get("to_stern")),
+        _whole(dims.get("to_port")),
+        _whole(dims.get("to_starboard")),
         d.get("destination"),
         d.get("eta"),
         d.get("draught"),
@@ -493,7 +499,7 @@ def _event_row(a: Accepted) -> tuple[Any, ...]:
         *_markings(a),
         d["incident_id"],
         d["kind"],
-        d.get("number"),
+        _whole(d.get("number")),
         d["observed_at"],
         orjson.dumps(d).decode(),
         orjson.dumps(a.envelope).decode(),
@@ -505,7 +511,7 @@ def _incident_row(a: Accepted) -> tuple[Any, ...]:
     return (
         *_markings(a),
         d["incident_id"],
-        d["version"],
+        _whole(d["version"]),
         d["category"],
         d["status"],
         d.get("severity"),
