@@ -7,6 +7,7 @@ page 1 and page 1,000. Clients treat a cursor as opaque and take it from a `next
 
 from __future__ import annotations
 
+import re
 import uuid
 from datetime import UTC, datetime, timedelta
 
@@ -17,6 +18,7 @@ TIME_UUID = r"^-?[0-9]{1,16}\.[0-9a-f]{32}$"
 # A row's sequence number (bigint).
 SEQ = r"^[0-9]{1,18}$"
 
+_TIME_UUID, _SEQ = re.compile(TIME_UUID), re.compile(SEQ)
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _MICROSECOND = timedelta(microseconds=1)
 
@@ -26,7 +28,9 @@ def time_uuid(at: datetime, item: uuid.UUID) -> str:
 
 
 def decode_time_uuid(cursor: str) -> tuple[datetime, uuid.UUID]:
-    """The (time, id) keyset of a `time_uuid` cursor; the route's pattern checked its form."""
+    """The (time, id) keyset of a `time_uuid` cursor."""
+    if not _TIME_UUID.match(cursor):
+        raise _bad(cursor, "not a (time, id) keyset")
     micros, _, item = cursor.partition(".")
     try:
         return _EPOCH + int(micros) * _MICROSECOND, uuid.UUID(hex=item)
@@ -39,10 +43,9 @@ def seq(last: int) -> str:
 
 
 def decode_seq(cursor: str) -> int:
-    try:
-        return int(cursor)
-    except ValueError as e:
-        raise _bad(cursor, str(e)) from None
+    if not _SEQ.match(cursor):
+        raise _bad(cursor, "not a sequence number")
+    return int(cursor)
 
 
 def _bad(cursor: str, why: str) -> InvalidParameter:

@@ -11,6 +11,7 @@ import typer
 from rich.console import Console
 
 from mdx.cli.audit import app as audit_app
+from mdx.cli.bench import app as bench_app
 from mdx.cli.cot import cot_app
 from mdx.cli.options import ConfigOption, settings_of
 from mdx.cli.pki import mqtt_app, pki_app
@@ -54,6 +55,7 @@ for sub, name in (
 app.add_typer(audit_app, name="audit")
 app.add_typer(users_app, name="users")
 app.add_typer(cot_app, name="cot")
+app.add_typer(bench_app, name="bench")
 
 console = Console(stderr=True)
 

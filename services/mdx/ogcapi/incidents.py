@@ -66,7 +66,7 @@ class Incidents(Collection):
             limit=q.limit,
         )
         features, last, marked = incident_query.page(conn, f, who)
-        next_cursor = cursor.encode(last[0].isoformat(), str(last[1])) if last else None
+        next_cursor = cursor.time_uuid(*last) if last else None
         return ItemsPage(features, next_cursor, incident_query.count(conn, f, who), marked)
 
     def item(self, conn: Connection, res: Resources, who: Caller, feature_id: str) -> Item | None:

@@ -67,13 +67,13 @@ class Vessels(Collection):
         matched = conn.execute(select(func.count()).select_from(query.subquery())).scalar_one()
         if q.cursor is not None:
             # MMSIs are 9 digits, so the number keeps the order (and its leading zeros).
-            query = query.where(latest.mmsi > f"{cursor.decode_int(q.cursor):09d}")
+            query = query.where(latest.mmsi > f"{cursor.decode_seq(q.cursor):09d}")
         rows = conn.execute(query.order_by(latest.mmsi).limit(q.limit + 1)).all()
         more = len(rows) > q.limit
         rows = rows[: q.limit]
         return ItemsPage(
             [orjson.Fragment(r.json) for r in rows],
-            cursor.encode(int(rows[-1].mmsi)) if more else None,
+            cursor.seq(int(rows[-1].mmsi)) if more else None,
             int(matched),
             [(r.mmsi, r.tlp) for r in rows],
         )
@@ -125,7 +125,7 @@ class Positions(Collection):
             *conditions(q, self.queryables(res), columns, table.observed_at)
         )
         if q.cursor is not None:
-            query = query.where(Position.id < cursor.decode_int(q.cursor))
+            query = query.where(Position.id < cursor.decode_seq(q.cursor))
         # Newest stored first by the append-only id: stable while reports keep arriving.
         rows = conn.execute(query.order_by(Position.id.desc()).limit(q.limit + 1)).all()
         more = len(rows) > q.limit
@@ -133,7 +133,7 @@ class Positions(Collection):
         # numberMatched left out: counting a long history costs more than a page.
         return ItemsPage(
             [orjson.Fragment(r.json) for r in rows],
-            cursor.encode(rows[-1].id) if more else None,
+            cursor.seq(rows[-1].id) if more else None,
             None,
             [(str(r.id), r.tlp) for r in rows],
         )

@@ -54,14 +54,14 @@ class Zones(Collection):
         matched = conn.execute(select(func.count()).select_from(query.subquery())).scalar_one()
         # A few dozen zones that change only when the node reloads its files: an offset is
         # stable enough, and the cursor stays opaque to callers all the same.
-        offset = cursor.decode_int(q.cursor) if q.cursor is not None else 0
+        offset = cursor.decode_seq(q.cursor) if q.cursor is not None else 0
         if offset < 0:
             raise params.bad("cursor", q.cursor, "not one this server issued")
         rows = conn.execute(query.order_by(Zone.zone_id).offset(offset).limit(q.limit + 1)).all()
         more = len(rows) > q.limit
         rows = rows[: q.limit]
         features = [zones._feature(r) for r in rows]
-        return ItemsPage(features, cursor.encode(offset + q.limit) if more else None, int(matched))
+        return ItemsPage(features, cursor.seq(offset + q.limit) if more else None, int(matched))
 
     def item(self, conn: Connection, res: Resources, who: Caller, feature_id: str) -> Item | None:
         row = conn.execute(select(*zones._COLUMNS).where(Zone.zone_id == feature_id)).first()
