@@ -636,6 +636,27 @@ def test_healthz_503_names_the_database(db: str, schemas: SchemaSet) -> None:
     assert "mdx_no_such_database" in body["checks"]["database"]["error"]
 
 
+FORMATS = ("geojson", "csv", "kml")
+SCHEMA_FILES = (
+    "common/v1/defs",
+    *(
+        f"{name}/v1/{name}"
+        for name in (
+            "deadletter",
+            "envelope",
+            "incident",
+            "position",
+            "receipt",
+            "sar",
+            "share",
+            "status",
+            "vessel",
+            "zone",
+        )
+    ),
+)
+
+
 def test_openapi_lists_every_path(client: TestClient) -> None:
     r = client.get("/openapi.json")
     assert r.status_code == 200
@@ -660,6 +681,24 @@ def test_openapi_lists_every_path(client: TestClient) -> None:
         "/auth/me",
         "/api/v1/admin/users",
         "/api/v1/admin/audit",
+        # The partners' standards (issue 7): OGC API - Features, CISE, exports.
+        "/ogcapi",
+        "/ogcapi/conformance",
+        "/ogcapi/collections",
+        "/ogcapi/collections/{collection_id}",
+        "/ogcapi/collections/{collection_id}/items",
+        "/ogcapi/collections/{collection_id}/items/{feature_id}",
+        "/ogcapi/collections/{collection_id}/queryables",
+        "/api/v1/cise/incidents",
+        "/api/v1/cise/incidents/{incident_id}",
+        "/api/v1/cise/vessels",
+        "/api/v1/cise/vessels/{mmsi}",
+        *(f"/api/v1/exports/{kind}.{ext}" for kind in ("incidents", "vessels") for ext in FORMATS),
+        # The published contracts: every schema at its $id path, and the AsyncAPI document.
+        "/schemas/",
+        *(f"/schemas/{file}.schema.json" for file in SCHEMA_FILES),
+        "/asyncapi.yaml",
+        "/asyncapi.json",
     }
     assert set(paths["/api/v1/incidents"]) == {"get", "post"}
     assert set(paths["/api/v1/incidents/{incident_id}"]) == {"get", "patch"}

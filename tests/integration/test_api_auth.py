@@ -21,12 +21,12 @@ import psycopg
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from fastapi import FastAPI
-from fastapi.routing import iter_route_contexts
+from fastapi.routing import APIRoute, iter_route_contexts
 from fastapi.testclient import TestClient
 from pydantic import SecretStr
 from starlette.routing import Mount
 
-from mdx.api import tokens
+from mdx.api import contracts, tokens
 from mdx.api.app import create_app
 from mdx.api.token_key import InsecureSecret
 from mdx.core import store
@@ -59,12 +59,17 @@ PUBLIC_ROUTES = {
     ("GET", "/docs"),
     ("GET", "/docs/oauth2-redirect"),
     ("GET", "/redoc"),
+    # The published contracts: the JSON Schemas and the AsyncAPI document.
+    *{("GET", r.path) for r in contracts.router.routes if isinstance(r, APIRoute)},
 }
 WITHHELD_MMSI = "431000077"
 PATH_VALUES = {
     "incident_id": str(uuid.UUID(int=7)),
     "mmsi": "431000001",
     "zone_id": "jp-eez",
+    # OGC API - Features: an incident, by its id.
+    "collection_id": "incidents",
+    "feature_id": str(uuid.UUID(int=7)),
 }
 
 
@@ -367,9 +372,18 @@ def test_a_partner_cannot_reach_a_withheld_item_through_any_route(
 ) -> None:
     """Every GET route of the app, enumerated from it: by id, the withheld item is a 404 like
     one that does not exist; in lists it is absent; the released one is there."""
-    absent = {"incident_id": str(uuid.UUID(int=99)), "mmsi": "431000099", "zone_id": "nope"}
-    mine = {"incident_id": withheld["withheld"], "mmsi": withheld["withheld_mmsi"]}
-    theirs = {"incident_id": withheld["released"], "mmsi": withheld["released_mmsi"]}
+    nobody = str(uuid.UUID(int=99))
+    absent = {"incident_id": nobody, "feature_id": nobody, "mmsi": "431000099", "zone_id": "nope"}
+    mine = {
+        "incident_id": withheld["withheld"],
+        "feature_id": withheld["withheld"],
+        "mmsi": withheld["withheld_mmsi"],
+    }
+    theirs = {
+        "incident_id": withheld["released"],
+        "feature_id": withheld["released"],
+        "mmsi": withheld["released_mmsi"],
+    }
     seen_by_id = 0
     for method, path in routes(app):
         if method != "GET" or (method, path) in PUBLIC_ROUTES or path == "/api/v1/stream":
@@ -382,7 +396,7 @@ def test_a_partner_cannot_reach_a_withheld_item_through_any_route(
             )
             return anonymous.get(url, headers=signed("GET", url, "kcg", partner_keys))
 
-        if {"incident_id", "mmsi"} & set(params):
+        if {"incident_id", "feature_id", "mmsi"} & set(params):
             hidden, missing, released = get(mine), get(absent), get(theirs)
             assert hidden.status_code == missing.status_code == 404, path
             assert hidden.json()["type"] == missing.json()["type"], path
@@ -392,8 +406,9 @@ def test_a_partner_cannot_reach_a_withheld_item_through_any_route(
             r = get({})
             text = r.text
             assert withheld["withheld"] not in text and WITHHELD_MMSI not in text, path
-    # incidents/{id}, its timeline, vessels/{mmsi} and its track (zones have no markings).
-    assert seen_by_id == 4
+    # incidents/{id}, its timeline, vessels/{mmsi} and its track, their CISE forms, and the
+    # OGC API item (zones have no markings).
+    assert seen_by_id == 7
     listed = anonymous.get(INCIDENTS, headers=signed("GET", INCIDENTS, "kcg", partner_keys))
     assert {f["id"] for f in listed.json()["features"]} == {withheld["released"]}
     vessels = anonymous.get(

@@ -46,6 +46,10 @@ LEAVES = {
     "users add",
     "users list",
     "users disable",
+    "cot serve",
+    "cot run",
+    "bench ingest",
+    "bench queries",
 }
 VALID_ENVELOPE = SCHEMA_DIR / "envelope/v1/examples/valid/incident-amber-strict.json"
 
@@ -104,6 +108,8 @@ def test_the_leaf_commands_are_exactly_these() -> None:
         "mqtt",
         "audit",
         "users",
+        "cot",
+        "bench",
     }
 
 

@@ -63,8 +63,20 @@ MOSQUITTO_DATA = "/mosquitto/data"
 DB_PORT = 5432
 
 # The services of one node, by role (the service is named `<node>-<role>`).
-ROLES = ("db", "bridges", "broker", "migrate", "ingest", "share", "api", "detect", "sim", "ais")
-MDX_ROLES = {"bridges", "migrate", "ingest", "share", "api", "detect", "sim", "ais"}
+ROLES = (
+    "db",
+    "bridges",
+    "broker",
+    "migrate",
+    "ingest",
+    "share",
+    "api",
+    "detect",
+    "cot",
+    "sim",
+    "ais",
+)
+MDX_ROLES = {"bridges", "migrate", "ingest", "share", "api", "detect", "cot", "sim", "ais"}
 # One-shot: the services that wait for them need them to have completed.
 ONCE_ROLES = {"bridges", "migrate"}
 # migrate and bridges run once; sim is a load generator nothing waits for.
@@ -99,6 +111,8 @@ EXPECTED_DEPENDS_ON = {
     "share": {**READY, KEYS: "service_completed_successfully"},
     "api": {**READY, KEYS: "service_completed_successfully"},
     "detect": READY,
+    # It reads the database and serves TLS with the node's CA from the keys volume.
+    "cot": {"migrate": "service_completed_successfully", KEYS: "service_completed_successfully"},
     "sim": {"broker": "service_healthy", "ingest": "service_started"},
     "ais": {"broker": "service_healthy", "ingest": "service_started"},
 }
@@ -490,7 +504,25 @@ def test_api_host_port_is_the_local_api_s(
 
 def test_host_ports_are_distinct(services: dict[str, dict[str, Any]]) -> None:
     published = [host for service in services.values() for host, _ in ports(service)]
-    assert len(published) == len(set(published)) == 2 * len(NODES)
+    # Each node's broker and api, and its CoT server's TCP and TLS ports.
+    assert len(published) == len(set(published)) == 4 * len(NODES)
+
+
+@pytest.mark.parametrize("node", NODES)
+def test_cot_host_ports_are_the_local_cot_server_s(
+    node: str,
+    services: dict[str, dict[str, Any]],
+    local: dict[str, NodeSettings],
+    docker: dict[str, NodeSettings],
+) -> None:
+    service = services[f"{node}-cot"]
+    expected = {(local[node].cot.tcp_port,) * 2, (local[node].cot.tls_port,) * 2}
+    assert set(ports(service)) == expected
+    assert service_settings(service).cot.host == "0.0.0.0"
+    assert (docker[node].cot.tcp_port, docker[node].cot.tls_port) == (
+        local[node].cot.tcp_port,
+        local[node].cot.tls_port,
+    )
 
 
 @pytest.mark.parametrize("node", NODES)
@@ -621,7 +653,9 @@ def test_signing_services_mount_the_keys_read_only(
         assert in_app(partner.public_key) in written, (node, partner.id)
     for role in SIGNING_ROLES:
         assert mounted_at(services[f"{node}-{role}"], KEYS_DIR) == (volume, True), role
-    for role in MDX_ROLES - SIGNING_ROLES - MQTT_ROLES - {SECRETS_WRITER}:
+    # The CoT server's TLS: the node's CA and its server certificate.
+    assert mounted_at(services[f"{node}-cot"], KEYS_DIR) == (volume, True)
+    for role in MDX_ROLES - SIGNING_ROLES - MQTT_ROLES - {SECRETS_WRITER, "cot"}:
         assert all(t != str(KEYS_DIR) for _, t, _ in mounts(services[f"{node}-{role}"])), role
 
 

@@ -8,16 +8,18 @@ releasability policy and redact personal data, and are mapped afterwards.
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from typing import Annotated, Any
 
 import orjson
 from fastapi import APIRouter, Path, Query, Request, Response
 
-from mdx.ais.facts import SHIP_CATEGORIES
-from mdx.api import incident_query, params, restricted_reads, vessels
+from mdx.api import incident_query, restricted_reads, vessel_filters, vessels
 from mdx.api.deps import Db, Res, Who
+from mdx.api.incident_filters import IncidentSearch
 from mdx.api.problems import NotFound
+from mdx.api.vessel_filters import VesselSearch
 from mdx.cise import payload
 
 router = APIRouter(prefix="/api/v1/cise", tags=["cise"])
@@ -35,9 +37,6 @@ _XML: dict[int | str, dict[str, Any]] = {
         "content": {payload.MEDIA_TYPE: {"schema": {"type": "string"}}},
     }
 }
-_FLAGS_PATTERN = r"^[A-Za-z]{2}(,[A-Za-z]{2})*$"
-_CATEGORY = "(" + "|".join(SHIP_CATEGORIES) + ")"
-_CATEGORIES_PATTERN = f"^{_CATEGORY}(,{_CATEGORY})*$"
 Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT, description="at most this many items")]
 
 
@@ -47,13 +46,13 @@ Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT, description="at most this many 
     responses=_XML,
     summary="Incidents as CISE XML, newest observation first",
 )
-def incidents(request: Request, db: Db, res: Res, who: Who, limit: Limit = 100) -> XMLResponse:
+def incidents(
+    request: Request, db: Db, res: Res, who: Who, search: IncidentSearch, limit: Limit = 100
+) -> XMLResponse:
     """Each incident as its CISE Incident subtype in one Push message; the payload's
     InformationSensitivity is the strictest TLP of the selection, its Purpose theirs when they
     share one, IsPersonalData whether any names a person (as released to the caller)."""
-    # Only `limit` until the API's shared incident filters (bbox, near, category, status,
-    # origin, since, until: mdx.api.incident_filters.IncidentSearch) exist to take here.
-    features, _, marked = incident_query.page(db, incident_query.IncidentFilter(limit=limit), who)
+    features, _, marked = incident_query.page(db, dataclasses.replace(search, limit=limit), who)
     restricted_reads.record(res.engine, request, who, "incident", marked)
     return XMLResponse(payload.incidents_document(features, res.settings.node.id))
 
@@ -86,35 +85,14 @@ def incident(
     summary="Vessels (latest positions with registry data) as CISE XML",
 )
 def vessel_list(
-    request: Request,
-    db: Db,
-    res: Res,
-    who: Who,
-    flag: Annotated[
-        str | None,
-        Query(
-            pattern=_FLAGS_PATTERN, description="flag states (ISO 3166-1 alpha-2), comma-separated"
-        ),
-    ] = None,
-    category: Annotated[
-        str | None,
-        Query(
-            pattern=_CATEGORIES_PATTERN,
-            description=f"ship categories, comma-separated: {', '.join(SHIP_CATEGORIES)}",
-        ),
-    ] = None,
-    limit: Limit = 1000,
+    request: Request, db: Db, res: Res, who: Who, search: VesselSearch, limit: Limit = 1000
 ) -> XMLResponse:
-    """The vessels the caller may see, newest position first, as CISE Vessels with Location.
-
-    No `bbox` here: its rules (min below max) cannot be declared in OpenAPI, and every answer
-    of these routes is what the document declares (tests/integration/test_cise_fuzz.py)."""
+    """The vessels the caller may see, newest position first, as CISE Vessels with Location."""
     found = vessels._Search(who)
-    query, latest, reg = found.query, found.latest, found.reg
-    if flag:
-        query = query.where(reg.c.flag.in_(params.words("flag", flag.upper())))
-    if category:
-        query = query.where(reg.c.category.in_(params.words("category", category, SHIP_CATEGORIES)))
+    latest = found.latest
+    query = found.query.where(
+        *vessel_filters.conditions(search, latest.c, found.reg.c, found.name, found.imo)
+    )
     rows = db.execute(query.order_by(latest.c.observed_at.desc(), latest.c.mmsi).limit(limit)).all()
     restricted_reads.record(res.engine, request, who, "vessel", [(r.mmsi, r.tlp) for r in rows])
     features = [orjson.loads(r.json) for r in rows]

@@ -20,17 +20,17 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import IO, Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import StreamingResponse
 
-from mdx.ais.facts import SHIP_CATEGORIES
-from mdx.api import params, problems, restricted_reads
+from mdx.api import problems, restricted_reads
 from mdx.api.deps import Db, Res, Resources, Who
-from mdx.api.incident_query import IncidentFilter
+from mdx.api.incident_filters import IncidentSearch
+from mdx.api.vessel_filters import VesselSearch
 from mdx.api.visibility import Caller
 from mdx.core.schemas import INCIDENT_SCHEMA_ID
 from mdx.exports import csv_writer, geojson_writer, kml_writer, layouts, selection
-from mdx.exports.selection import Selection, VesselFilter
+from mdx.exports.selection import Selection
 
 PREFIX = "/api/v1/exports"
 MAX_FEATURES = 100_000
@@ -109,87 +109,6 @@ Bom = Annotated[
     bool,
     Query(description="start with a UTF-8 byte-order mark (Excel reads UTF-8 only with one)"),
 ]
-
-
-# --- filters -------------------------------------------------------------------------------
-
-
-def incident_filter(
-    res: Res,
-    bbox: Annotated[str | None, Query(description="minlon,minlat,maxlon,maxlat (WGS 84)")] = None,
-    near: Annotated[str | None, Query(description="lon,lat; needs radius_m")] = None,
-    radius_m: Annotated[
-        float | None, Query(gt=0, le=20_100_000, description="metres on the ellipsoid")
-    ] = None,
-    category: Annotated[str | None, Query(description="one or more, comma-separated")] = None,
-    status: Annotated[str | None, Query(description="one or more, comma-separated")] = None,
-    origin: Annotated[str | None, Query(description="origin node ids, comma-separated")] = None,
-    since: Annotated[str | None, Query(description="RFC 3339; observed_at >= since")] = None,
-    until: Annotated[str | None, Query(description="RFC 3339; observed_at < until")] = None,
-) -> IncidentFilter:
-    """The filters of GET /api/v1/incidents (until mdx.api.incident_filters lands)."""
-    if (near is None) != (radius_m is None):
-        given, missing = ("near", "radius_m") if near is not None else ("radius_m", "near")
-        raise params.bad(missing, None, f"{given} needs {missing}")
-    f = IncidentFilter(
-        bbox=params.bbox(bbox) if bbox is not None else None,
-        near=params.lon_lat("near", near) if near is not None else None,
-        radius_m=radius_m,
-        categories=params.words("category", category, res.categories) if category else None,
-        statuses=params.words("status", status, res.statuses) if status else None,
-        origins=params.words("origin", origin) if origin else None,
-        since=params.timestamp("since", since) if since is not None else None,
-        until=params.timestamp("until", until) if until is not None else None,
-    )
-    if f.since is not None and f.until is not None and f.since >= f.until:
-        raise params.bad("until", until, f"must be later than since ({since})")
-    return f
-
-
-_CATEGORY_LIST = f"^({'|'.join(SHIP_CATEGORIES)})(,({'|'.join(SHIP_CATEGORIES)}))*$"
-
-
-def vessel_filter(
-    bbox: Annotated[
-        str | None, Query(description="minlon,minlat,maxlon,maxlat (WGS 84): latest position in it")
-    ] = None,
-    name: Annotated[
-        str | None,
-        Query(max_length=120, pattern=r"^[^\x00-\x1f]*$", description="part of the name"),
-    ] = None,
-    mmsi: Annotated[
-        str | None,
-        Query(
-            pattern=r"^[0-9]{1,9}(,[0-9]{1,9})*$",
-            description="MMSIs or MMSI prefixes (e.g. 440 for MID 440), comma-separated",
-        ),
-    ] = None,
-    imo: Annotated[str | None, Query(pattern=r"^[0-9]{7}$", description="IMO number")] = None,
-    flag: Annotated[
-        str | None,
-        Query(
-            pattern=r"^[A-Za-z]{2}(,[A-Za-z]{2})*$",
-            description="flag states (ISO 3166-1 alpha-2, from the MID), comma-separated",
-        ),
-    ] = None,
-    category: Annotated[
-        str | None,
-        Query(pattern=_CATEGORY_LIST, description="ship categories, comma-separated"),
-    ] = None,
-) -> VesselFilter:
-    """The filters of GET /api/v1/vessels."""
-    return VesselFilter(
-        bbox=params.bbox(bbox) if bbox is not None else None,
-        name=name or None,
-        mmsi_prefixes=params.split(mmsi) or None,
-        imo=imo,
-        flags=[f.upper() for f in params.split(flag)] or None,
-        categories=params.split(category) or None,
-    )
-
-
-IncidentSearch = Annotated[IncidentFilter, Depends(incident_filter)]
-VesselSearch = Annotated[VesselFilter, Depends(vessel_filter)]
 
 
 # --- writing and sending ---------------------------------------------------------------------

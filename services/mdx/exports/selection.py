@@ -12,10 +12,11 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, func, or_
+from sqlalchemy import Connection
 
-from mdx.api import incident_query, vessels
+from mdx.api import incident_query, vessel_filters, vessels
 from mdx.api.incident_query import IncidentFilter
+from mdx.api.vessel_filters import VesselFilter
 from mdx.api.visibility import Caller
 from mdx.exports.values import Feature
 
@@ -61,44 +62,16 @@ def incidents(conn: Connection, f: IncidentFilter, who: Caller, maximum: int) ->
     return Selection(fetch, maximum)
 
 
-@dataclass(frozen=True, slots=True)
-class VesselFilter:
-    """The filters of GET /api/v1/vessels, already checked."""
-
-    bbox: tuple[float, float, float, float] | None = None
-    name: str | None = None  # part of the name, any case
-    mmsi_prefixes: list[str] | None = None
-    imo: str | None = None
-    flags: list[str] | None = None
-    categories: list[str] | None = None
-
-
-def _escape_like(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-
-
 def latest_positions(conn: Connection, f: VesselFilter, who: Caller, maximum: int) -> Selection:
     """Each vessel's latest position `who` may see, with the registry data it may see, ordered
     by MMSI: the features of GET /api/v1/vessels."""
 
     def fetch(after: Any, limit: int) -> Page:
         found = vessels._Search(who)
-        latest, reg = found.latest.c, found.reg.c
-        query = found.query
-        if f.bbox is not None:
-            query = query.where(
-                func.ST_Intersects(latest.geom, func.ST_MakeEnvelope(*f.bbox, 4326))
-            )
-        if f.name:
-            query = query.where(found.name.ilike(f"%{_escape_like(f.name)}%", escape="\\"))
-        if f.mmsi_prefixes:
-            query = query.where(or_(*[latest.mmsi.startswith(p) for p in f.mmsi_prefixes]))
-        if f.imo:
-            query = query.where(found.imo == f.imo)
-        if f.flags:
-            query = query.where(reg.flag.in_(f.flags))
-        if f.categories:
-            query = query.where(reg.category.in_(f.categories))
+        latest = found.latest.c
+        query = found.query.where(
+            *vessel_filters.conditions(f, latest, found.reg.c, found.name, found.imo)
+        )
         if after is not None:
             query = query.where(latest.mmsi > after)
         rows = conn.execute(query.order_by(latest.mmsi).limit(limit + 1)).all()
