@@ -475,3 +475,29 @@ def test_api_starts_without_key_files_and_refuses_partners_it_has_no_key_for(
         api.caller = "uscg"
         r = api.get(INCIDENTS)
         assert (r.status_code, r.json()["reason"]) == (401, "unknown-node")
+
+
+def test_a_report_through_the_api_audits_what_the_policy_withholds_from_whom(
+    client: TestClient, settings: NodeSettings
+) -> None:
+    login(client, settings.database.url, "operator")
+    report = {
+        "category": "iuu_fishing",
+        "status": "reported",
+        "title": "Trawler without AIS",
+        "location": {"type": "Point", "coordinates": [129.2, 34.4]},
+        "observed_at": iso(datetime.now(UTC) - timedelta(minutes=5)),
+    }
+    marks = {"tlp": "AMBER", "relto": "kcg", "purpose": "FisheriesMonitoring"}
+    r = client.post("/api/v1/incidents", json=report, params=marks)
+    assert r.status_code == 201, r.text
+    with psycopg.connect(settings.database.url.replace("+psycopg", "")) as conn:
+        rows = conn.execute(
+            "SELECT actor, peer, detail FROM audit_log WHERE event = 'policy.withheld'"
+        ).fetchall()
+    # Released to KCG (an outbox row); withheld from USCG, which is not in relto.
+    [(actor, peer, detail)] = rows
+    assert (actor, peer, detail["items"]) == ("api", "uscg", 1)
+    assert [(e["kind"], e["rule"], e["source"]) for e in detail["listed"]] == [
+        ("incident", "tlp-amber-relto", "urn:mdx:jcg:api")
+    ]

@@ -131,10 +131,7 @@ def _store(
     res: Resources, conn: Connection, accepted: intake.Accepted, incident_id: uuid.UUID
 ) -> None:
     # store.write_batch nests in this transaction (psycopg makes its block a savepoint).
-    raw = cast(psycopg.Connection[Any], conn.connection.driver_connection)
-    store.prepare(raw)
-    # Shared like any report: the outbox rows are written in this same transaction.
-    store.write_batch(raw, [accepted], [], route=sharing.router(res.settings))
+    store_shared(res, conn, accepted)
     winner = conn.execute(
         select(Incident.event_id).where(Incident.incident_id == incident_id)
     ).scalar()
@@ -143,6 +140,18 @@ def _store(
         raise problems.VersionConflict(
             f"incident {incident_id} version {accepted.data['version']} was stored meanwhile"
         )
+
+
+def store_shared(res: Resources, conn: Connection, accepted: intake.Accepted) -> None:
+    """Store an item written through the API, in `conn`'s transaction, as ingest stores a
+    report: with its outbox rows for the partners the policy releases it to, and an audit row
+    for each partner it withholds it from."""
+    # store.write_batch nests in this transaction (psycopg makes its block a savepoint).
+    raw = cast(psycopg.Connection[Any], conn.connection.driver_connection)
+    store.prepare(raw)
+    route = sharing.router(res.settings)
+    store.write_batch(raw, [accepted], [], route=route)
+    route.record_withheld(raw, actor="api")
 
 
 def _error(v: Violation, envelope: dict[str, Any]) -> dict[str, Any]:

@@ -13,9 +13,8 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
-from typing import Annotated, Any, cast
+from typing import Annotated, Any
 
-import psycopg
 from fastapi import APIRouter, Depends, Path, Request
 from sqlalchemy import Connection, func, select
 
@@ -24,7 +23,6 @@ from mdx.api.access import Writer
 from mdx.api.deps import Db, Res, Who
 from mdx.api.visibility import visible
 from mdx.api.vocabulary import SAR_SCHEMA
-from mdx.core import sharing, store
 from mdx.core.db import Incident, IncidentEvent, IncidentVersion
 
 router = APIRouter(prefix="/api/v1/incidents", tags=["sar"])
@@ -113,9 +111,7 @@ def post_step(
         )
         envelope = incident_write.build_envelope(res, data, markings, SAR_TYPE)
         accepted = incident_write.judge(res, envelope, "sar")
-        raw = cast(psycopg.Connection[Any], conn.connection.driver_connection)
-        store.prepare(raw)
-        store.write_batch(raw, [accepted], [], route=sharing.router(res.settings))
+        incident_write.store_shared(res, conn, accepted)
     return {"id": envelope["id"], "source": envelope["source"], **data}
 
 
