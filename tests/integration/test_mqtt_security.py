@@ -254,6 +254,22 @@ def test_a_revoked_certificate_is_refused(jcg: Jcg, sessions: list[Session]) -> 
     assert _session(jcg, sessions, spare, "ops3").accepted
 
 
+def test_a_renewed_certificate_replaces_the_old_one(jcg: Jcg, sessions: list[Session]) -> None:
+    cert, key = pki.issue(jcg.ca, "ops4", "console")
+    kept = jcg.work / "ops4-old"
+    kept.mkdir()
+    old = jcg.tls(Path(shutil.copy(cert, kept)), Path(shutil.copy(key, kept)))
+    assert _session(jcg, sessions, old, "ops4-old").accepted
+    new_cert, new_key, revoked = pki.renew(jcg.ca, "ops4")
+    assert revoked == 1
+    assert pki.issued_identities(jcg.ca)["ops4"] == "console"  # the same role, once
+    jcg.restart_broker()
+    assert not _session(jcg, sessions, old, "ops4-old-again").accepted
+    assert _session(jcg, sessions, jcg.tls(new_cert, new_key), "ops4-new").accepted
+    with pytest.raises(pki.PkiError):
+        pki.renew(jcg.ca, "nobody")
+
+
 def test_tls_needs_a_certificate_from_our_ca(jcg: Jcg, sessions: list[Session]) -> None:
     other = pki.Pki(jcg.work / "other-ca")
     pki.init(other, "other", [])

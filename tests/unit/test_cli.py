@@ -35,6 +35,7 @@ LEAVES = {
     "pki init",
     "pki issue",
     "pki revoke",
+    "pki renew",
     "pki csr",
     "pki sign",
     "pki accept",

@@ -63,6 +63,23 @@ def pki_issue(
     _say(f"issued {cert} (key {key}); give both and {ca.ca_cert} to {name}")
 
 
+@pki_app.command("renew")
+def pki_renew(
+    name: Annotated[str, typer.Argument(help="The identity whose certificate to renew.")],
+    config: ConfigOption = None,
+) -> None:
+    """Issue a new certificate and key for an identity, with its role, and revoke its older
+    ones (do it before the old one expires: certificates last 825 days)."""
+    from mdx.node import pki
+
+    ca = pki.Pki.of(_settings(config).broker.security_dir)
+    try:
+        cert, key, revoked = pki.renew(ca, name)
+    except pki.PkiError as e:
+        raise typer.BadParameter(str(e), param_hint="NAME") from None
+    _say(f"issued {cert} (key {key}) and revoked {revoked} older certificate(s) of {name}")
+
+
 @pki_app.command("revoke")
 def pki_revoke(
     name: Annotated[str, typer.Argument(help="The identity whose certificates to revoke.")],

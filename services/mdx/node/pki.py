@@ -302,10 +302,26 @@ def issue(pki: Pki, name: str, role: Role) -> tuple[Path, Path]:
     return cert_path, key_path
 
 
-def revoke(pki: Pki, name: str) -> int:
-    """Revoke every certificate issued to `name` and re-sign the CRL; how many were revoked."""
+def renew(pki: Pki, name: str) -> tuple[Path, Path, int]:
+    """A new key and certificate for `name` with the role it holds, and its older certificates
+    revoked (the CRL re-signed): (certificate, key, how many were revoked). Renew before the
+    old one expires; its holder switches to the new files, and a running node restarts its
+    broker with the new CRL, which cuts any connection still on the old one."""
+    held = {e["role"] for e in read_index(pki).values() if e["name"] == name and not e["revoked"]}
+    if len(held) != 1:
+        raise PkiError(f"{name} holds no valid certificate of this CA to renew: `mdx pki issue`")
+    [role] = held
+    cert_path, key_path = issue(pki, name, role)  # type: ignore[arg-type]  # from the index
+    return cert_path, key_path, revoke(pki, name, keep=_load_cert(cert_path).serial_number)
+
+
+def revoke(pki: Pki, name: str, keep: int | None = None) -> int:
+    """Revoke every certificate issued to `name` (but the one with serial `keep`) and re-sign
+    the CRL; how many were revoked."""
     index = read_index(pki)
-    hits = [s for s, e in index.items() if e["name"] == name and not e["revoked"]]
+    hits = [
+        s for s, e in index.items() if e["name"] == name and not e["revoked"] and s != str(keep)
+    ]
     for serial in hits:
         index[serial]["revoked"] = True
     if hits:
