@@ -53,22 +53,8 @@ def incident_filter(
             pattern=params.list_of(params.NODE_ID), description="origin node ids, comma-separated"
         ),
     ] = None,
-    since: Annotated[
-        str | None,
-        Query(
-            pattern=params.RFC3339,
-            json_schema_extra=params.DATE_TIME,
-            description="RFC 3339 with offset; observed_at >= since",
-        ),
-    ] = None,
-    until: Annotated[
-        str | None,
-        Query(
-            pattern=params.RFC3339,
-            json_schema_extra=params.DATE_TIME,
-            description="RFC 3339 with offset; observed_at < until",
-        ),
-    ] = None,
+    since: params.Since = None,
+    until: params.Until = None,
 ) -> IncidentFilter:
     """The filter, or a 400 problem naming the parameter and what is wrong with it."""
     if (near is None) != (radius_m is None):

@@ -12,6 +12,9 @@ import math
 import re
 from collections.abc import Collection
 from datetime import datetime
+from typing import Annotated
+
+from fastapi import Query
 
 from mdx.api.problems import InvalidParameter, param_error
 
@@ -31,6 +34,23 @@ RFC3339 = (
     r"(?:[Zz]|[+-](?:[01][0-9]|2[0-3]):[0-5][0-9])$"
 )
 DATE_TIME = {"format": "date-time"}
+# A time window over observed_at, as every route that takes one states it.
+Since = Annotated[
+    str | None,
+    Query(
+        pattern=RFC3339,
+        json_schema_extra=DATE_TIME,
+        description="RFC 3339 with offset; observed_at >= since",
+    ),
+]
+Until = Annotated[
+    str | None,
+    Query(
+        pattern=RFC3339,
+        json_schema_extra=DATE_TIME,
+        description="RFC 3339 with offset; observed_at < until",
+    ),
+]
 _RFC3339 = re.compile(RFC3339)
 NODE_ID = r"[a-z][a-z0-9-]{1,31}"
 MAX_BIGINT = 2**63 - 1  # a sequence number PostgreSQL can compare

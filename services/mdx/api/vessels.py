@@ -13,14 +13,14 @@ from typing import Annotated, Any
 
 import orjson
 from fastapi import APIRouter, Path, Query, Request
-from sqlalchemy import JSON, Connection, Text, cast, func, or_, select
+from sqlalchemy import JSON, Connection, Text, cast, func, select
 from sqlalchemy.dialects.postgresql import distinct_on
 
-from mdx.ais.facts import SHIP_CATEGORIES as CATEGORIES
-from mdx.api import geojson, params, restricted_reads
+from mdx.api import geojson, params, restricted_reads, vessel_filters
 from mdx.api.deps import Db, Res, Who
 from mdx.api.geojson import GeoJSONResponse
 from mdx.api.problems import NotFound
+from mdx.api.vessel_filters import VesselSearch
 from mdx.api.visibility import AnyRow, AnySelect, Caller, visible
 from mdx.core.db import Position, Vessel, VesselLatest
 
@@ -59,10 +59,6 @@ _REGISTRY = (
 )
 
 
-def _escape_like(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-
-
 @router.get(
     "", responses=geojson.COLLECTION, summary="Search vessels: latest positions with registry data"
 )
@@ -71,57 +67,16 @@ def listing(
     db: Db,
     res: Res,
     who: Who,
-    bbox: Annotated[
-        str | None,
-        Query(
-            pattern=params.BBOX,
-            description="minlon,minlat,maxlon,maxlat (WGS 84): latest position in it",
-        ),
-    ] = None,
-    name: Annotated[str | None, Query(max_length=120, description="part of the name")] = None,
-    mmsi: Annotated[
-        str | None,
-        Query(
-            pattern=params.list_of("[0-9]{1,9}"),
-            description="MMSIs or MMSI prefixes (e.g. 440 for MID 440), comma-separated",
-        ),
-    ] = None,
-    imo: Annotated[str | None, Query(pattern=r"^[0-9]{7}$", description="IMO number")] = None,
-    flag: Annotated[
-        str | None,
-        Query(
-            pattern=params.list_of("[A-Za-z]{2}"),
-            description="flag states (ISO 3166-1 alpha-2, from the MID), comma-separated",
-        ),
-    ] = None,
-    category: Annotated[
-        str | None,
-        Query(
-            pattern=params.list_of(params.one_of(CATEGORIES)),
-            description=f"ship categories, comma-separated: {', '.join(CATEGORIES)}",
-        ),
-    ] = None,
+    search: VesselSearch,
     limit: Annotated[int, Query(ge=1, le=20_000, description="at most this many vessels")] = 5_000,
 ) -> GeoJSONResponse:
     """The registry joined to each vessel's latest position: static data (name, call sign, IMO,
     ship type and category) from the registry where the caller may see it, flag from the MID."""
-    box = params.bbox(bbox) if bbox is not None else None
     found = _Search(who)
-    query, latest, reg = found.query, found.latest, found.reg
-    if box is not None:
-        query = query.where(func.ST_Intersects(latest.c.geom, func.ST_MakeEnvelope(*box, 4326)))
-    if name:
-        query = query.where(found.name.ilike(f"%{_escape_like(name)}%", escape="\\"))
-    if mmsi:
-        prefixes = params.words("mmsi", mmsi)  # each 1-9 digits: the parameter's pattern
-        query = query.where(or_(*[latest.c.mmsi.startswith(p) for p in prefixes]))
-    if imo:
-        query = query.where(found.imo == imo)
-    if flag:
-        flags = params.words("flag", flag.upper())  # each two letters: the parameter's pattern
-        query = query.where(reg.c.flag.in_(flags))
-    if category:
-        query = query.where(reg.c.category.in_(params.words("category", category, CATEGORIES)))
+    latest = found.latest
+    query = found.query.where(
+        *vessel_filters.conditions(search, latest.c, found.reg.c, found.name, found.imo)
+    )
     query = query.order_by(latest.c.observed_at.desc(), latest.c.mmsi).limit(limit)
     rows = db.execute(query).all()
     restricted_reads.record(res.engine, request, who, "vessel", [(r.mmsi, r.tlp) for r in rows])
@@ -189,22 +144,8 @@ def track(
     db: Db,
     res: Res,
     who: Who,
-    since: Annotated[
-        str | None,
-        Query(
-            pattern=params.RFC3339,
-            json_schema_extra=params.DATE_TIME,
-            description="RFC 3339; observed_at >= since",
-        ),
-    ] = None,
-    until: Annotated[
-        str | None,
-        Query(
-            pattern=params.RFC3339,
-            json_schema_extra=params.DATE_TIME,
-            description="RFC 3339; observed_at < until",
-        ),
-    ] = None,
+    since: params.Since = None,
+    until: params.Until = None,
     limit: Annotated[
         int, Query(ge=1, le=100_000, description="at most this many of the latest positions")
     ] = 10_000,
