@@ -19,10 +19,10 @@ from sqlalchemy import Connection, Engine, and_, func, or_, select
 from sqlalchemy.dialects.postgresql import distinct_on
 
 from mdx.ais.facts import flag_of, ship_category
-from mdx.api import restricted_reads
+from mdx.api import restricted_reads, vessels
 from mdx.api.visibility import Caller, shown, visible
 from mdx.core import audit
-from mdx.core.db import Incident, IncidentVersion, Position, Vessel, VesselLatest, Zone
+from mdx.core.db import Incident, IncidentVersion, Position, VesselLatest, Zone
 from mdx.core.settings import NodeSettings
 from mdx.cot.mapping import OPEN_STATUSES, IncidentItem, Markings, VesselFix
 
@@ -58,20 +58,6 @@ def friendly_flags(engine: Engine, settings: NodeSettings) -> frozenset[str]:
 # -- vessels ---------------------------------------------------------------------------------------
 
 
-def _registry(who: Caller) -> Any:
-    """The registry rows `who` may see, to join on mmsi."""
-    columns = (
-        Vessel.mmsi,
-        Vessel.name,
-        Vessel.imo,
-        Vessel.flag,
-        Vessel.category,
-        Vessel.call_sign,
-        Vessel.ship_type,
-    )
-    return visible(select(*columns), Vessel.__table__, who).subquery()
-
-
 def _position_columns(table: type[Position] | type[VesselLatest]) -> tuple[Any, ...]:
     return (
         table.mmsi,
@@ -92,7 +78,7 @@ def _position_columns(table: type[Position] | type[VesselLatest]) -> tuple[Any, 
 
 
 def _with_registry(positions: Any, who: Caller) -> Any:
-    reg = _registry(who)
+    reg = vessels.registry(who)
     return select(
         positions,
         reg.c.name.label("reg_name"),
