@@ -31,8 +31,17 @@ _FEATURE_FORMATS = ("json", "geojson")
 _ITEMS_PARAMETERS = (
     "bbox", "bbox-crs", "datetime", "limit", "cursor", "filter", "filter-lang", "filter-crs", "f",
 )  # fmt: skip
+# Not a pattern: an unknown collection is a 404, as OGC API - Features asks.
 CollectionId = Annotated[str, Path(description="incidents, vessels, positions or zones")]
-Format = Annotated[str | None, Query(description="json (the only encoding served)")]
+Format = Annotated[
+    str | None,
+    Query(pattern=params.exactly(_JSON_FORMATS), description="json (the only encoding served)"),
+]
+FeatureFormat = Annotated[
+    str | None, Query(pattern=params.exactly(_FEATURE_FORMATS), description="json or geojson")
+]
+# An incident's UUID, a vessel's MMSI, a position's number or a zone's slug.
+FeatureId = Annotated[str, Path(pattern=r"^[A-Za-z0-9-]{1,64}$")]
 
 
 def _root(request: Request) -> str:
@@ -111,34 +120,58 @@ def items(
     who: Who,
     bbox: Annotated[
         str | None,
-        Query(description="minlon,minlat,maxlon,maxlat (or 6 numbers, heights ignored); CRS84"),
+        Query(
+            pattern=parameters.BBOX,
+            description="minlon,minlat,maxlon,maxlat (or 6 numbers, heights ignored); CRS84",
+        ),
     ] = None,
-    bbox_crs: Annotated[str | None, Query(alias="bbox-crs", description="CRS84 only")] = None,
+    bbox_crs: Annotated[
+        str | None,
+        Query(
+            alias="bbox-crs", pattern=params.exactly((parameters.CRS84,)), description="CRS84 only"
+        ),
+    ] = None,
     datetime_: Annotated[
         str | None,
         Query(
             alias="datetime",
-            description="an RFC 3339 instant, or an interval start/end with '..' for an open end",
+            pattern=parameters.DATETIME,
+            description="an RFC 3339 instant or a date, or an interval start/end with '..' or "
+            "nothing for an open end",
         ),
     ] = None,
     limit: Annotated[
         int | None,
         Query(
+            ge=1,
             description=f"features per page: default {parameters.DEFAULT_LIMIT}, at most "
             f"{parameters.MAX_LIMIT} (a larger value is taken as the maximum)",
         ),
     ] = None,
     cursor: Annotated[
-        str | None, Query(description="from the previous page's `next` link (opaque)")
+        str | None,
+        Query(pattern=parameters.CURSOR, description="from the previous page's `next` link"),
     ] = None,
     filter_: Annotated[
         str | None, Query(alias="filter", description="CQL2 text over the queryables")
     ] = None,
     filter_lang: Annotated[
-        str | None, Query(alias="filter-lang", description="cql2-text (the default and only one)")
+        str | None,
+        Query(
+            alias="filter-lang",
+            pattern=params.exactly(("cql2-text",)),
+            description="cql2-text (the default and only one)",
+        ),
     ] = None,
-    filter_crs: Annotated[str | None, Query(alias="filter-crs", description="CRS84 only")] = None,
-    f: Annotated[str | None, Query(description="json or geojson")] = None,
+    filter_crs: Annotated[
+        str | None,
+        Query(
+            alias="filter-crs",
+            pattern=params.exactly((parameters.CRS84,)),
+            description="CRS84 only",
+        ),
+    ] = None,
+    f: FeatureFormat = None,
 ) -> GeoJSONResponse:
     """A GeoJSON FeatureCollection of what the caller may see, with `numberReturned`,
     `numberMatched` (except for positions), `timeStamp` and a `next` link while more remain."""
@@ -183,11 +216,11 @@ def items(
 def item(
     request: Request,
     collection_id: CollectionId,
-    feature_id: str,
+    feature_id: FeatureId,
     db: Db,
     res: Res,
     who: Who,
-    f: Annotated[str | None, Query(description="json or geojson")] = None,
+    f: FeatureFormat = None,
 ) -> GeoJSONResponse:
     """A GeoJSON Feature; 404 when it does not exist or the caller may not see it."""
     parameters.refuse_unknown(request, ("f",))

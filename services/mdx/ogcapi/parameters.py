@@ -15,7 +15,7 @@ from datetime import UTC, date, datetime, timedelta
 
 from fastapi import Request
 
-from mdx.api import params
+from mdx.api import cursor, params
 from mdx.api.problems import InvalidParameter, param_error
 
 DEFAULT_LIMIT = 10
@@ -24,6 +24,22 @@ CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
 
 Box = tuple[float, float, float, float]
 _DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+# The patterns the OpenAPI document states for these parameters: exactly what the parsers
+# read (what no pattern states, such as a box's corners in order or a day a month lacks, is
+# the parser's 400).
+_HEIGHT = r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)"
+_LON, _LAT = params.LON, params.LAT
+BBOX = (
+    rf"^(?:{_LON},{_LAT},{_LON},{_LAT}"
+    rf"|{_LON},{_LAT},{_HEIGHT},{_LON},{_LAT},{_HEIGHT})$"
+)
+_INSTANT = params.RFC3339.removeprefix("^").removesuffix("$")
+_DAY = r"[0-9]{4}-(?:0[1-9]|1[0-2])-(?:0[1-9]|[12][0-9]|3[01])"
+_END = rf"(?:{_INSTANT}|{_DAY}|\.\.|)"
+DATETIME = rf"^(?:{_INSTANT}|{_DAY}|{_END}/{_END})$"
+# Each collection's keyset: a (time, id) for incidents, a number for the others.
+CURSOR = rf"^(?:{cursor.TIME_UUID[1:-1]}|{cursor.SEQ[1:-1]})$"
 
 
 def refuse_unknown(request: Request, known: Collection[str]) -> None:
