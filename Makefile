@@ -22,8 +22,10 @@ lint:
 typecheck:
 	$(BIN)/mypy
 
-bench: setup  ## ingest throughput vs the raw MQTT limit, same run -> var/bench/ingest.json
-	$(BIN)/python benchmarks/ingest_throughput.py
+bench: setup  ## ingest and query benchmarks vs the raw limits, same run -> bench/results/
+	$(BIN)/pip install -q -e '.[dev,bench]'
+	$(BIN)/mdx bench ingest
+	$(BIN)/mdx bench queries
 
 models:  ## regenerate services/mdx/core/models.py from schemas/
 	bash infra/scripts/gen-models.sh

@@ -101,6 +101,7 @@ TABLES = (
     "incidents",
     "dead_letters",
     "producer_receipts",
+    "producer_seqs",
     "outbox",
     "share_streams",
     "audit_log",

@@ -72,7 +72,13 @@ class Position(_Markings, Base):
 
     __table_args__ = (
         UniqueConstraint("source", "event_id"),
-        Index("ix_positions_mmsi_observed_at", "mmsi", "observed_at"),
+        # A track, and a partner's newest releasable position judged on the index alone.
+        Index(
+            "ix_positions_mmsi_observed_at_markings",
+            "mmsi",
+            "observed_at",
+            postgresql_include=["id", "origin", "tlp", "relto", "purpose"],
+        ),
         Index("ix_positions_geom", "geom", postgresql_using="gist"),
     )
 
@@ -319,6 +325,14 @@ class ProducerReceipt(Base):
     producer: Mapped[str] = mapped_column(Text, primary_key=True)
     seq: Mapped[int] = mapped_column(BigInteger)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class ProducerSeq(Base):
+    """A seq committed above its producer's receipt by one of several ingest workers."""
+
+    __tablename__ = "producer_seqs"
+    producer: Mapped[str] = mapped_column(Text, primary_key=True)
+    seq: Mapped[int] = mapped_column(BigInteger, primary_key=True)
 
 
 class Zone(Base):

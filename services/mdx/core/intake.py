@@ -6,10 +6,11 @@ directly. Storage is the job of `mdx.core.store`.
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 import orjson
 from shapely.geometry import shape
@@ -77,9 +78,20 @@ class IntakePolicy:
     now: Any = field(default=lambda: datetime.now(UTC))
 
 
+# The hot path meets the same few topics and vessels over and over: remember their answers
+# (bounded, so a producer inventing names cannot grow them).
+parse_topic = functools.lru_cache(maxsize=4096)(topics.parse_inbound)
+
+
+@functools.lru_cache(maxsize=65536)
+def _unallocated_mid(mmsi: str) -> int | None:
+    mid = mmsi_mid(mmsi)
+    return mid if mid is not None and not mid_is_allocated(mid) else None
+
+
 def accept(topic: str, payload: bytes, policy: IntakePolicy) -> Accepted | Rejected:
     """Judge one message published on `topic`."""
-    parsed_topic = topics.parse_inbound(topic)
+    parsed_topic = parse_topic(topic)
     producer = parsed_topic[0] if parsed_topic else "unknown"
     if parsed_topic is None:
         return Rejected(producer, f"topic {topic!r} is not mdx/v1/in/{{producer}}/{{kind}}")
@@ -89,12 +101,12 @@ def accept(topic: str, payload: bytes, policy: IntakePolicy) -> Accepted | Rejec
             producer, f"payload too large: {len(payload)} bytes > {policy.max_payload_bytes}"
         )
     try:
-        payload.decode("utf-8")  # orjson checks too, but cannot say where
-    except UnicodeDecodeError as e:
-        return Rejected(producer, f"not UTF-8: invalid byte at offset {e.start}")
-    try:
         envelope = strict_json.loads(payload)
     except orjson.JSONDecodeError as e:
+        try:
+            payload.decode("utf-8")  # orjson refuses bad UTF-8 too, but cannot say where
+        except UnicodeDecodeError as bad:
+            return Rejected(producer, f"not UTF-8: invalid byte at offset {bad.start}")
         return Rejected(producer, f"not JSON: {e}")
     except strict_json.StrictJsonError as e:
         return Rejected(producer, f"unsafe JSON: {e}")
@@ -182,7 +194,7 @@ def _judge(
         return Rejected(producer, problem, seq)
     relto = envelope["relto"].split() if "relto" in envelope else []
     return Accepted(
-        kind=next(k for k in KINDS if k == kind),
+        kind=cast(Kind, kind),  # a key of KIND_TO_TYPE, checked above
         producer=producer,
         origin=source_node,
         envelope=envelope,
@@ -226,8 +238,8 @@ def _impossible(kind: str, data: dict[str, Any], now: datetime) -> str | None:
         else [v["mmsi"] for v in data.get("vessels", []) if "mmsi" in v]
     )
     for mmsi in mmsis:
-        mid = mmsi_mid(mmsi)
-        if mid is not None and not mid_is_allocated(mid):
+        mid = _unallocated_mid(mmsi)
+        if mid is not None:
             return f"mmsi {mmsi}: MID {mid} is not an allocated Maritime Identification Digit"
     if kind == "incident" and data["location"]["type"] == "Polygon":
         for i, ring in enumerate(data["location"]["coordinates"]):

@@ -3,6 +3,11 @@
 A producer's receipt is the highest `seq` up to which every envelope it numbered has been
 committed or dead-lettered. Envelopes may arrive out of order (republished after a timeout),
 so seqs above a gap wait in `pending` until the gap fills.
+
+One ingest process keeps that state here, in memory. Several workers on a shared subscription
+each see only part of a producer's sequence, so none could ever close the gaps: they record
+their committed seqs in the database instead and move the receipt there, under a lock per
+producer (mdx.core.store.advance_receipts), in the transaction that commits the messages.
 """
 
 from __future__ import annotations

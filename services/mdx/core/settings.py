@@ -122,6 +122,12 @@ class IngestSection(BaseModel):
     # Bounded so that a slow database slows intake (the broker holds the rest).
     queue_size: int = Field(default=5000, ge=1)
     max_payload_bytes: int = 256 * 1024
+    # Ingest processes sharing one MQTT v5 shared subscription ($share/ingest/...), each with
+    # its own database connection; `mdx node run` starts this many.
+    workers: int = Field(default=1, ge=1, le=64)
+    # Which of them this process is (1..workers), set by whoever starts it
+    # (MDX_INGEST__WORKER); worker 1 keeps the client id a single ingest always had.
+    worker: int = Field(default=1, ge=1)
 
 
 class ZonesSection(BaseModel):

@@ -7,6 +7,7 @@ idempotent, so redelivered and duplicated envelopes never make a second row.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -415,6 +416,66 @@ def _version_conflicts(cur: psycopg.Cursor[Any], staged: Sequence[Accepted]) -> 
     return out
 
 
+# Receipts shared by several ingest workers (see mdx.core.receipts): each records the seqs it
+# committed above the receipt; under a per-producer lock (held to commit, so each worker sees
+# what the others committed before it), the receipt moves to the end of the run of seqs that
+# starts just above it, and the seqs it covers are forgotten.
+_RECORD_SEQS = """
+INSERT INTO producer_seqs (producer, seq)
+SELECT s.producer, s.seq FROM unnest(%s::text[], %s::bigint[]) AS s(producer, seq)
+LEFT JOIN producer_receipts r USING (producer)
+WHERE s.seq > coalesce(r.seq, 0)
+ON CONFLICT DO NOTHING
+"""
+_RECEIPT_LOCK = "SELECT pg_advisory_xact_lock(%s, hashtext(%s))"
+_RECEIPT_LOCK_SPACE = 0x6D6478  # "mdx": the first key of every receipt lock
+_ADVANCE_RECEIPTS = """
+WITH marks AS (
+  SELECT p.producer, coalesce(r.seq, 0) AS mark
+  FROM unnest(%s::text[]) AS p(producer) LEFT JOIN producer_receipts r USING (producer)
+), runs AS (
+  SELECT s.producer, s.seq, m.mark,
+         s.seq - row_number() OVER (PARTITION BY s.producer ORDER BY s.seq) AS run
+  FROM producer_seqs s JOIN marks m USING (producer)
+  WHERE s.seq > m.mark
+), moved AS (
+  SELECT producer, max(seq) AS seq FROM runs WHERE run = mark GROUP BY producer
+), covered AS (
+  DELETE FROM producer_seqs s USING moved m WHERE s.producer = m.producer AND s.seq <= m.seq
+)
+INSERT INTO producer_receipts (producer, seq, updated_at)
+SELECT producer, seq, now() FROM moved
+ON CONFLICT (producer) DO UPDATE SET seq = EXCLUDED.seq, updated_at = now()
+WHERE EXCLUDED.seq > producer_receipts.seq
+RETURNING producer, seq
+"""
+
+
+def advance_receipts(
+    conn: psycopg.Connection[Any], seqs: Sequence[tuple[str, int]]
+) -> dict[str, int]:
+    """Record committed `seqs` and move the receipts they complete; the receipts that moved.
+    Call inside the transaction that commits what the seqs numbered."""
+    if not seqs:
+        return {}
+    producers = sorted({p for p, _ in seqs})
+    with conn.cursor() as cur:
+        cur.execute(_RECORD_SEQS, ([p for p, _ in seqs], [s for _, s in seqs]))
+        for producer in producers:  # always in the same order: no deadlock between workers
+            cur.execute(_RECEIPT_LOCK, (_RECEIPT_LOCK_SPACE, producer))
+        cur.execute(_ADVANCE_RECEIPTS, (producers,))
+        return {producer: seq for producer, seq in cur.fetchall()}
+
+
+def load_pending(conn: psycopg.Connection[Any]) -> dict[str, set[int]]:
+    """Seqs committed above their receipt by workers that shared the subscription before."""
+    pending: dict[str, set[int]] = {}
+    with conn.transaction():
+        for producer, seq in conn.execute("SELECT producer, seq FROM producer_seqs"):
+            pending.setdefault(producer, set()).add(seq)
+    return pending
+
+
 def load_receipts(conn: psycopg.Connection[Any]) -> dict[str, int]:
     with conn.transaction():
         rows = conn.execute("SELECT producer, seq FROM producer_receipts").fetchall()
@@ -458,9 +519,15 @@ def _position_row(a: Accepted) -> tuple[Any, ...]:
         _whole(d.get("heading")),
         _whole(d.get("nav_status")),
         d["source_type"],
-        flag_of(d["mmsi"]),
-        ship_category(None, d["mmsi"]),
+        *_registry_guess(d["mmsi"]),
     )
+
+
+@functools.lru_cache(maxsize=65536)
+def _registry_guess(mmsi: str) -> tuple[str | None, str]:
+    """Flag and category of a vessel known only by its MMSI (the same few thousand vessels
+    report again and again: computed once each)."""
+    return flag_of(mmsi), ship_category(None, mmsi)
 
 
 def _known(category: str) -> str | None:

@@ -1,10 +1,15 @@
 """The ingest service: MQTT in, PostGIS out, acknowledged only after commit.
 
-The paho callback only queues the message. One writer thread drains the queue in batches,
-judges each message (mdx.core.intake), stores the batch in one transaction (mdx.core.store),
-then acknowledges every message of the batch, publishes the producers' receipts and
-republishes the dead letters. The broker never sends more than `receive_maximum`
-unacknowledged messages, so a slow database slows intake instead of growing memory.
+The paho callback only queues the message (a C-level SimpleQueue: the callback runs once per
+message on paho's thread, which shares the GIL with the writer). One writer thread drains the
+queue in batches, judges each message (mdx.core.intake), stores the batch in one transaction
+(mdx.core.store), then acknowledges every message of the batch, publishes the producers'
+receipts and republishes the dead letters. The broker never sends more than
+`receive_maximum` unacknowledged messages, so the queue is bounded by it and a slow database
+slows intake instead of growing memory.
+
+`[ingest] workers = N` runs N such processes on one MQTT v5 shared subscription; their
+receipts are then computed in the database (mdx.core.receipts).
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ import base64
 import logging
 import queue
 import threading
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, cast
@@ -26,7 +32,7 @@ from paho.mqtt.properties import Properties
 from mdx.core import batches, sharing, store, topics
 from mdx.core import mqtt as node_mqtt
 from mdx.core.envelope import utc_now_iso
-from mdx.core.intake import Accepted, IntakePolicy, Rejected, accept
+from mdx.core.intake import Accepted, IntakePolicy, Rejected, accept, parse_topic
 from mdx.core.receipts import ReceiptTracker
 from mdx.core.schemas import SchemaSet
 from mdx.core.settings import NodeSettings
@@ -40,6 +46,10 @@ _REFUSED = (psycopg.DataError, psycopg.IntegrityError, psycopg.errors.InternalEr
 # Of a dead letter's payload, what its announcement carries: base64 of 512 KiB stays well
 # inside Mosquitto's max_packet_size of 1 MiB (infra/mosquitto/conf.d/mdx.conf).
 ANNOUNCED_PAYLOAD_BYTES = 512 * 1024
+
+# N workers share the inbound topics: the broker hands each message to one of them (MQTT v5
+# shared subscription, the same on any broker that speaks v5, clustered or not).
+SHARED_INBOUND_FILTER = f"$share/ingest/{topics.INBOUND_FILTER}"
 
 # Keep the session (and its backlog at the broker) across restarts for a week.
 SESSION_EXPIRY_S = 7 * 24 * 3600
@@ -69,19 +79,23 @@ class IngestService:
         self.route = sharing.router(settings)
         self.ais = AisIntake(self.policy)
         self.receive_maximum = min(65535, cfg.queue_size)
-        self.inbox: queue.Queue[Inbound] = queue.Queue(maxsize=cfg.queue_size)
+        self.inbox: queue.SimpleQueue[Inbound] = queue.SimpleQueue()
         self.tracker = ReceiptTracker()
         self.stopping = threading.Event()
         self.client = self._make_client()
         self.epoch = 0
+        self.handled = 0  # messages this process judged and committed, for its closing log line
 
     def _make_client(self) -> mqtt.Client:
-        client = node_mqtt.node_client(
-            self.settings, "ingest", f"mdx-{self.settings.node.id}-ingest", manual_ack=True
-        )
+        cfg = self.settings.ingest
+        client_id = f"mdx-{self.settings.node.id}-ingest"
+        if cfg.worker > 1:
+            client_id += f"-{cfg.worker}"
+        client = node_mqtt.node_client(self.settings, "ingest", client_id, manual_ack=True)
         client.on_connect = self._on_connect
         client.on_subscribe = self._on_subscribe
-        client.will_set(topics.status("ingest"), _status(b"offline"), qos=1, retain=True)
+        if self._speaks_for_ingest:
+            client.will_set(topics.status("ingest"), _status(b"offline"), qos=1, retain=True)
         client.on_message = self._on_message
         client.on_disconnect = self._on_disconnect
         return client
@@ -91,12 +105,24 @@ class IngestService:
             log.error("broker refused the connection: %s", rc)
             return
         self.epoch += 1
-        client.subscribe(topics.INBOUND_FILTER, qos=1)
-        log.info("connected to the broker, subscribed to %s", topics.INBOUND_FILTER)
+        wanted, other = topics.INBOUND_FILTER, SHARED_INBOUND_FILTER
+        if self.settings.ingest.workers > 1:
+            wanted, other = other, wanted
+        # The session outlives a change of `workers`: drop the form no longer used, or every
+        # message would come twice (once shared, once not).
+        client.unsubscribe(other)
+        client.subscribe(wanted, qos=1)
+        log.info("connected to the broker, subscribed to %s", wanted)
+
+    @property
+    def _speaks_for_ingest(self) -> bool:
+        """Worker 1 alone publishes the service's status (one retained topic for all)."""
+        return self.settings.ingest.worker == 1
 
     def _on_subscribe(self, client: mqtt.Client, *_a: Any) -> None:
         # Subscribed: from now on the broker keeps what arrives for us, even while we are away.
-        client.publish(topics.status("ingest"), _status(b"online"), qos=1, retain=True)
+        if self._speaks_for_ingest:
+            client.publish(topics.status("ingest"), _status(b"online"), qos=1, retain=True)
 
     def _on_disconnect(self, _c: mqtt.Client, _u: Any, _f: Any, rc: Any, _p: Any) -> None:
         log.warning("disconnected from the broker: %s", rc)
@@ -118,7 +144,10 @@ class IngestService:
         try:
             self._write_loop()
         finally:
-            self.client.publish(topics.status("ingest"), _status(b"offline"), qos=1, retain=True)
+            if self._speaks_for_ingest:
+                self.client.publish(
+                    topics.status("ingest"), _status(b"offline"), qos=1, retain=True
+                )
             self.client.disconnect()
             self.client.loop_stop()
 
@@ -126,20 +155,26 @@ class IngestService:
         self.stopping.set()
 
     def _write_loop(self) -> None:
+        """Batches from the inbox into the database until `stop()`; when the database is
+        unavailable, reconnect and retry the same batch (nothing of it was acknowledged)."""
         cfg = self.settings.ingest
-
-        def load_receipts(conn: psycopg.Connection[Any]) -> None:
+        conn = batches.connect(self.settings.database.url, self.stopping)
+        try:
             self.tracker.watermark = store.load_receipts(conn)
-
-        batches.drain(
-            self.settings.database.url,
-            self.inbox,
-            self._process,
-            self.stopping,
-            size=cfg.batch_size,
-            max_wait_s=cfg.batch_max_wait_ms / 1000,
-            on_connect=load_receipts,
-        )
+            self.tracker.pending = store.load_pending(conn)
+            while not self.stopping.is_set():
+                batch = _next_batch(self.inbox, cfg.batch_size, cfg.batch_max_wait_ms / 1000)
+                while batch and not self.stopping.is_set():
+                    try:
+                        self._process(conn, batch)
+                        batch = []
+                    except psycopg.OperationalError as e:
+                        log.error("database unavailable (%s); retrying the batch", e)
+                        conn.close()
+                        conn = batches.connect(self.settings.database.url, self.stopping)
+        finally:
+            conn.close()
+            log.info("stopping: handled %d messages", self.handled)
 
     def _process(self, conn: psycopg.Connection[Any], batch: list[Inbound]) -> None:
         judged = [(m, j) for m in batch for j in self._judge_all(m)]
@@ -155,7 +190,8 @@ class IngestService:
             if j.verdict is not None and j.verdict.seq is not None
         ]
         safety = [j.safety for _, j in judged if j.safety is not None]
-        receipts = self.tracker.preview(seqs)
+        shared = self.settings.ingest.workers > 1
+        receipts = {} if shared else self.tracker.preview(seqs)
         try:
             dead = store.write_batch(
                 conn,
@@ -171,12 +207,19 @@ class IngestService:
             dead = store.write_batch(conn, [], bounced, receipts, safety=safety)
             for m, j in accepted:
                 dead += self._store_or_bounce(conn, m, cast(Accepted, j.verdict), j.payload)
+        if shared:
+            # After the batch committed: a crash in between redelivers it (unacknowledged), and
+            # its seqs are recorded then.
+            with conn.transaction():
+                receipts = store.advance_receipts(conn, seqs)
         # Committed: only now may the broker forget these messages.
         for m in batch:
             # A message from an earlier connection is redelivered by the broker (and deduped).
             if m.qos > 0 and m.epoch == self.epoch:
                 self.client.ack(m.mid, m.qos)
-        self.tracker.apply(seqs)
+        self.handled += len(batch)
+        if not shared:
+            self.tracker.apply(seqs)
         for producer, seq in receipts.items():
             body = {"producer": producer, "seq": seq, "time": utc_now_iso()}
             self.client.publish(topics.receipt(producer), orjson.dumps(body), qos=1, retain=True)
@@ -185,7 +228,7 @@ class IngestService:
 
     def _judge_all(self, m: Inbound) -> list[Judged]:
         """Verdicts of one message: one for an envelope, one per report or bad line of AIS."""
-        parsed = topics.parse_inbound(m.topic)
+        parsed = parse_topic(m.topic)
         if parsed is not None and parsed[1] == topics.AIS_KIND:
             try:
                 return self.ais.judge(parsed[0], m.payload, datetime.now(UTC))
@@ -201,7 +244,7 @@ class IngestService:
             return accept(m.topic, m.payload, self.policy)
         except Exception as e:  # a bug of ours must not turn one message into a crash loop
             log.exception("intake failed on a message from %s", m.topic)
-            producer = (topics.parse_inbound(m.topic) or ("unknown", ""))[0]
+            producer = (parse_topic(m.topic) or ("unknown", ""))[0]
             return Rejected(producer, f"internal error while judging: {e!r}")
 
     def _store_or_bounce(
@@ -213,6 +256,29 @@ class IngestService:
             reason = f"refused by the database: {str(e).splitlines()[0]}"
             bounce = store.Bounced(Rejected(v.producer, reason, v.seq), m.topic, payload)
             return store.write_batch(conn, [], [bounce])
+
+
+def _next_batch(inbox: queue.SimpleQueue[Inbound], size: int, max_wait_s: float) -> list[Inbound]:
+    """Up to `size` messages: the first within 0.2 s, the rest within `max_wait_s` of it."""
+    try:
+        batch = [inbox.get(timeout=0.2)]
+    except queue.Empty:
+        return []
+    deadline = time.monotonic() + max_wait_s
+    while len(batch) < size:
+        try:
+            batch.append(inbox.get_nowait())
+            continue
+        except queue.Empty:
+            pass
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            break
+        try:
+            batch.append(inbox.get(timeout=remaining))
+        except queue.Empty:
+            break
+    return batch
 
 
 def _status(status: bytes) -> bytes:

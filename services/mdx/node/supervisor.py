@@ -11,6 +11,7 @@ connection; a newly issued certificate (`mdx pki issue`) reloads its ACL with SI
 from __future__ import annotations
 
 import logging
+import os
 import signal
 import subprocess
 import sys
@@ -27,16 +28,25 @@ SERVICES = ("ingest", "share", "api", "detect")
 
 
 def _argv(service: str, config: Path) -> list[str]:
-    """`mdx <service> run`; an AIS feed runs as `feed:<producer>`."""
+    """`mdx <service> run`; an AIS feed runs as `feed:<producer>`, ingest worker K as
+    `ingest-K`."""
     cli = [sys.executable, "-m", "mdx.cli.main"]
     if service.startswith("feed:"):
         producer = service.removeprefix("feed:")
         return [*cli, "feed", "run", "--config", str(config), "--producer", producer]
-    return [*cli, service, "run", "--config", str(config)]
+    return [*cli, service.split("-")[0], "run", "--config", str(config)]
+
+
+def ingest_workers(settings: NodeSettings) -> list[str]:
+    """The ingest processes: `ingest`, then `ingest-2` ... `ingest-N` (`[ingest] workers`)."""
+    return ["ingest", *(f"ingest-{k}" for k in range(2, settings.ingest.workers + 1))]
 
 
 def _spawn(service: str, config: Path) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(_argv(service, config))
+    env = None
+    if service.startswith("ingest-"):  # which worker it is, on the shared subscription
+        env = {**os.environ, "MDX_INGEST__WORKER": service.removeprefix("ingest-")}
+    return subprocess.Popen(_argv(service, config), env=env)
 
 
 def _start_broker(settings: NodeSettings) -> subprocess.Popen[bytes]:
@@ -86,7 +96,8 @@ def run(settings: NodeSettings, config: Path, own_broker: bool = True) -> None:
             proc.wait(timeout=10)
         raise
     cot = ("cot",) if settings.cot.enabled else ()
-    for service in (*SERVICES, *cot, *(f"feed:{feed.producer}" for feed in settings.feeds)):
+    services = [*ingest_workers(settings), *(s for s in SERVICES if s != "ingest")]
+    for service in (*services, *cot, *(f"feed:{feed.producer}" for feed in settings.feeds)):
         procs[service] = _spawn(service, config)
     stopping = False
 
