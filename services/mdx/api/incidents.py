@@ -84,7 +84,7 @@ def list_incidents(
             else None
         ),
     )
-    features, last, marked = incident_query.page(db, f, who)
+    features, last, marked = incident_query.page(db, f, who, serialised=True)
     restricted_reads.record(res.engine, request, who, "incident", marked)
     links = [link(str(request.url), "self")]
     if last is not None:

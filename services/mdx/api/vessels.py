@@ -13,8 +13,7 @@ from typing import Annotated, Any
 
 import orjson
 from fastapi import APIRouter, Path, Query, Request
-from sqlalchemy import JSON, Connection, Text, cast, func, select
-from sqlalchemy.dialects.postgresql import distinct_on
+from sqlalchemy import JSON, Connection, Text, cast, func, literal, select, true, union_all
 
 from mdx.api import geojson, params, restricted_reads, vessel_filters
 from mdx.api.deps import Db, Res, Who
@@ -199,13 +198,60 @@ def _latest_query(who: Caller, mmsi: str | None = None) -> AnySelect:
     vessel_latest keeps one row per vessel, under the latest report's markings but with a name
     or IMO carried over from earlier reports; a partner gets its newest releasable report.
     """
-    table: type[VesselLatest] | type[Position] = VesselLatest if who.local else Position
+    if not who.local:
+        return _partner_latest(who, mmsi)
+    table = VesselLatest
     columns = [getattr(table, name) for name in LATEST_PROPS]
     query: AnySelect = select(*columns, table.geom, func.ST_AsGeoJSON(table.geom).label("geometry"))
     if mmsi is not None:
         query = query.where(table.mmsi == mmsi)
-    if not who.local:
-        # DISTINCT ON keeps the first row per vessel in this order: its newest visible report.
-        query = query.ext(distinct_on(table.mmsi))
-    query = query.order_by(table.mmsi, table.observed_at.desc())
-    return visible(query, table.__table__, who)
+    return query.order_by(table.mmsi, table.observed_at.desc())
+
+
+def _partner_latest(who: Caller, mmsi: str | None) -> AnySelect:
+    """A partner's newest releasable report of each vessel, without sorting the history.
+
+    Where the vessel's latest report is released to the partner, that report is the answer: its
+    row in positions, found by (source, event_id) (the name it carried, not one carried over).
+    Otherwise the vessel's history is walked newest first on ix_positions_mmsi_observed_at_markings,
+    whose columns are all the policy reads, to the first report the partner may see.
+    """
+    latest, pos = VesselLatest.__table__, Position.__table__
+    older, shown_pos = latest.alias("withheld_latest"), pos.alias("newest_released")
+
+    def row(p: Any) -> list[Any]:
+        return [*(p.c[name] for name in LATEST_PROPS), p.c.geom,
+                func.ST_AsGeoJSON(p.c.geom).label("geometry")]  # fmt: skip
+
+    # The report's own name, IMO and arrival; the rest as vessel_latest holds them (the same
+    # values), so that a box filters on vessel_latest's GiST index before any join.
+    own = {"name": pos.c.name, "imo": pos.c.imo, "received_at": pos.c.received_at}
+    on_report = (pos.c.source == latest.c.source) & (pos.c.event_id == latest.c.event_id)
+    released: AnySelect = visible(
+        select(
+            *(own[name] if name in own else latest.c[name] for name in LATEST_PROPS),
+            latest.c.geom,
+            func.ST_AsGeoJSON(latest.c.geom).label("geometry"),
+        ).select_from(latest.join(pos, on_report)),
+        latest,
+        who,
+    )
+    newest = (
+        visible(select(pos.c.id).where(pos.c.mmsi == older.c.mmsi), pos, who)
+        .order_by(pos.c.observed_at.desc())
+        .limit(1)
+        .lateral("newest")
+    )
+    latest_shown = visible(
+        select(literal(1)).select_from(latest).where(latest.c.mmsi == older.c.mmsi), latest, who
+    )
+    walked: AnySelect = (
+        select(*row(shown_pos))
+        .select_from(older.join(newest, true()).join(shown_pos, shown_pos.c.id == newest.c.id))
+        .where(~latest_shown.exists())
+    )
+    if mmsi is not None:
+        released = released.where(latest.c.mmsi == mmsi)
+        walked = walked.where(older.c.mmsi == mmsi)
+    both = union_all(released, walked).subquery("partner_latest")
+    return select(*both.c)

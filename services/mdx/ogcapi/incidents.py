@@ -65,7 +65,7 @@ class Incidents(Collection):
             after=cursor.decode_time_uuid(q.cursor) if q.cursor is not None else None,
             limit=q.limit,
         )
-        features, last, marked = incident_query.page(conn, f, who)
+        features, last, marked = incident_query.page(conn, f, who, serialised=True)
         next_cursor = cursor.time_uuid(*last) if last else None
         return ItemsPage(features, next_cursor, incident_query.count(conn, f, who), marked)
 
