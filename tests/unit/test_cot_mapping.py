@@ -19,8 +19,8 @@ from mdx.cot import mapping
 from mdx.cot.mapping import IncidentItem, Markings, VesselFix
 
 ROOT = Path(__file__).resolve().parents[2]
-# The tree as the issue gives it: ../shared/data/cot/CoTtypes.xml beside the repository.
-TYPES_XML = Path(os.environ.get("MDX_COT_TYPES", ROOT.parent / "shared/data/cot/CoTtypes.xml"))
+# MITRE's tree, kept with the tests (tests/fixtures/cot/README.md).
+TYPES_XML = Path(os.environ.get("MDX_COT_TYPES", ROOT / "tests/fixtures/cot/CoTtypes.xml"))
 INCIDENT_SCHEMA = ROOT / "schemas/incident/v1/incident.schema.json"
 T0 = datetime(2026, 11, 25, 9, 0, 0, 250000, tzinfo=UTC)
 GREEN = Markings("jcg", "GREEN")
