@@ -7,10 +7,8 @@ PostgreSQL must be reachable (MDX_TEST_PG, default the local server over TCP wit
 from __future__ import annotations
 
 import os
-import random
 import secrets
 import shutil
-import socket
 import subprocess
 import tempfile
 import uuid
@@ -24,6 +22,7 @@ import pytest
 from sqlalchemy import create_engine, make_url
 
 from mdx.api import accounts
+from mdx.bench.rig import free_port  # one definition: the benchmark's rig
 from mdx.core import migrate, mqtt, store
 from mdx.core.mqtt import Credentials
 from mdx.core.settings import NodeSettings
@@ -31,25 +30,6 @@ from mdx.node import broker, security
 from mdx.node.security import BrokerAuth
 
 PG_ADMIN = os.environ.get("MDX_TEST_PG", "postgresql+psycopg://mdx:mdx@127.0.0.1:5432/postgres")
-
-
-# Below Linux's ephemeral range (32768-60999): a port the OS hands out for binding is also one
-# it may give a moment later to an outgoing connection (to PostgreSQL, a broker) as its source
-# port, and the service meant to listen on it then fails with "address already in use".
-_PORTS = range(20000, 32000)
-
-
-def free_port() -> int:
-    """A port nothing listens on, outside the range outgoing connections take theirs from."""
-    for _ in range(200):
-        port = random.choice(_PORTS)
-        with socket.socket() as s:
-            try:
-                s.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-            return port
-    raise RuntimeError(f"no free port in {_PORTS}")
 
 
 # The tests' own access-token key (a real node takes its key from the environment).

@@ -36,7 +36,9 @@ from mdx.node import bridges, broker, security
 PG_ADMIN = os.environ.get("MDX_BENCH_PG", "postgresql+psycopg://mdx:mdx@127.0.0.1:5432/postgres")
 IDENTITY = "bench"
 BENCH_ACL = f"\n# the benchmark's load generator and observer\nuser {IDENTITY}\ntopic readwrite #\n"
-# Below Linux's ephemeral range, so an outgoing connection never takes the port meanwhile.
+# Below Linux's ephemeral range (32768-60999): a port the OS hands out for binding is also one
+# it may give a moment later to an outgoing connection (to PostgreSQL, a broker) as its source
+# port, and the service meant to listen on it then fails with "address already in use".
 _PORTS = range(20000, 32000)
 
 
