@@ -1,5 +1,6 @@
 """The share service's audit trail, exactly: a stored batch from a partner, its refusals, what
-the policy withheld from another partner, each published batch and each receipt."""
+the policy withheld from another partner, each published batch and each receipt; and what the
+policy withheld from partners when ingest stores a local producer's items."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from mdx.core import audit, signing, store
 from mdx.core.envelope import make_envelope
 from mdx.core.keys import NodeKeys
 from mdx.core.settings import NodeSettings
+from mdx.ingest import service as ingest_service
 from mdx.share import outbound
 from mdx.share import service as share_service
 
@@ -38,6 +40,8 @@ class FakeClient:
     def max_inflight_messages_set(self, n: int) -> None: ...
 
     def ack(self, mid: int, qos: int) -> None: ...
+
+    def will_set(self, *a: Any, **kw: Any) -> None: ...
 
     def publish(self, topic: str, payload: bytes, **kw: Any) -> None:
         self.published.append(topic)
@@ -223,3 +227,51 @@ def test_a_rolled_back_batch_leaves_no_audit_rows_and_no_stale_tally(
         ("share.received", None),
         ("policy.withheld", 1),
     ]
+
+
+def test_ingest_writes_what_the_policy_withheld_from_a_local_producer(
+    db: str, tmp_path: Path, conn: psycopg.Connection[Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("mdx.core.mqtt.node_client", lambda *a, **k: FakeClient())
+    settings = NodeSettings(
+        node={"id": "jcg", "default_tlp": "GREEN", "demo": True},
+        database={"url": db},
+        partners=[
+            {
+                "id": p,
+                "broker_port": 1,
+                "api_url": "http://127.0.0.1:1",
+                "public_key": tmp_path / f"{p}.pub",
+            }
+            for p in ("kcg", "uscg")
+        ],
+    )
+    ingest = ingest_service.IngestService(settings)
+    incident = amber_incident()  # AMBER, released to KCG only
+    mine = make_envelope(
+        "jcg", "patrol1", "mdx.incident.v1", incident["data"], tlp="AMBER", relto=["kcg"]
+    )
+    green = make_envelope("jcg", "patrol1", "mdx.position.v1", position(1)["data"], tlp="GREEN")
+    batch = [
+        ingest_service.Inbound(i, 1, ingest.epoch, f"mdx/v1/in/patrol1/{kind}", orjson.dumps(e))
+        for i, (kind, e) in enumerate((("incident", mine), ("position", green)), start=1)
+    ]
+    ingest._process(conn, batch)
+
+    assert [e[:3] for e in trail(conn)] == [("policy.withheld", "ingest", "uscg")]
+    assert trail(conn)[0][3] == {
+        "items": 1,
+        "by_rule": {"tlp-amber-relto": 1},
+        "listed": [
+            {
+                "kind": "incident",
+                "source": mine["source"],
+                "id": mine["id"],
+                "rule": "tlp-amber-relto",
+            }
+        ],
+    }
+    recipients = conn.execute(
+        "SELECT kind, recipient FROM outbox ORDER BY kind, recipient"
+    ).fetchall()
+    assert recipients == [("incident", "kcg"), ("position", "kcg"), ("position", "uscg")]

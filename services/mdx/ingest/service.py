@@ -192,18 +192,23 @@ class IngestService:
         safety = [j.safety for _, j in judged if j.safety is not None]
         shared = self.settings.ingest.workers > 1
         receipts = {} if shared else self.tracker.preview(seqs)
+        self.route.forget()  # a tally from a batch that rolled back: that batch is routed again
         try:
-            dead = store.write_batch(
-                conn,
-                [cast(Accepted, j.verdict) for _, j in accepted],
-                bounced,
-                receipts,
-                route=self.route,
-                safety=safety,
-            )
+            # The batch and the policy's withholdings in it commit together (write_batch nests).
+            with conn.transaction():
+                dead = store.write_batch(
+                    conn,
+                    [cast(Accepted, j.verdict) for _, j in accepted],
+                    bounced,
+                    receipts,
+                    route=self.route,
+                    safety=safety,
+                )
+                self.route.record_withheld(conn, actor="ingest")
         except _REFUSED as e:
             # One message the database refuses must not block the batch around it.
             log.warning("batch refused by the database (%s); storing one by one", e)
+            self.route.forget()
             dead = store.write_batch(conn, [], bounced, receipts, safety=safety)
             for m, j in accepted:
                 dead += self._store_or_bounce(conn, m, cast(Accepted, j.verdict), j.payload)
@@ -251,8 +256,12 @@ class IngestService:
         self, conn: psycopg.Connection[Any], m: Inbound, v: Accepted, payload: bytes
     ) -> list[store.DeadLetterRow]:
         try:
-            return store.write_batch(conn, [v], [], route=self.route)
+            with conn.transaction():
+                dead = store.write_batch(conn, [v], [], route=self.route)
+                self.route.record_withheld(conn, actor="ingest")
+            return dead
         except _REFUSED as e:
+            self.route.forget()
             reason = f"refused by the database: {str(e).splitlines()[0]}"
             bounce = store.Bounced(Rejected(v.producer, reason, v.seq), m.topic, payload)
             return store.write_batch(conn, [], [bounce])
