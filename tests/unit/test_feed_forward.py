@@ -161,7 +161,7 @@ def fake(monkeypatch: pytest.MonkeyPatch) -> Any:
         made.append(FakeClient())
         return made[-1]
 
-    monkeypatch.setattr(mqtt, "Client", make)
+    monkeypatch.setattr("mdx.core.mqtt.Client", make)
     return made
 
 

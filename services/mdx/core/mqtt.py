@@ -23,6 +23,7 @@ from pathlib import Path
 import paho.mqtt.client as paho
 from paho.mqtt.enums import CallbackAPIVersion
 
+from mdx.core.mqtt_client import Client
 from mdx.core.settings import NodeSettings
 
 # The node's own services, each its own identity (least privilege: ingest alone reads the
@@ -85,9 +86,10 @@ def credentials(settings: NodeSettings, identity: str) -> Credentials:
     return Credentials(identity, password(settings, identity))
 
 
-def client(creds: Credentials, client_id: str, *, manual_ack: bool = False) -> paho.Client:
-    """A paho client (MQTT v5) that will authenticate as `creds` when it connects."""
-    c = paho.Client(
+def client(creds: Credentials, client_id: str, *, manual_ack: bool = False) -> Client:
+    """A paho client (MQTT v5, socket I/O batched: mdx.core.mqtt_client) that will
+    authenticate as `creds` when it connects."""
+    c = Client(
         CallbackAPIVersion.VERSION2,
         client_id=client_id,
         protocol=paho.MQTTv5,
@@ -105,6 +107,6 @@ def client(creds: Credentials, client_id: str, *, manual_ack: bool = False) -> p
 
 def node_client(
     settings: NodeSettings, identity: str, client_id: str, *, manual_ack: bool = False
-) -> paho.Client:
+) -> Client:
     """A client of this node's broker as one of its identities (password listener)."""
     return client(credentials(settings, identity), client_id, manual_ack=manual_ack)

@@ -29,7 +29,7 @@ import psycopg
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
-from mdx.core import batches, sharing, store, topics
+from mdx.core import batches, mqtt_client, sharing, store, topics
 from mdx.core import mqtt as node_mqtt
 from mdx.core.envelope import utc_now_iso
 from mdx.core.intake import Accepted, IntakePolicy, Rejected, accept, parse_topic
@@ -86,7 +86,7 @@ class IngestService:
         self.epoch = 0
         self.handled = 0  # messages this process judged and committed, for its closing log line
 
-    def _make_client(self) -> mqtt.Client:
+    def _make_client(self) -> mqtt_client.Client:
         cfg = self.settings.ingest
         client_id = f"mdx-{self.settings.node.id}-ingest"
         if cfg.worker > 1:
@@ -217,11 +217,9 @@ class IngestService:
             # its seqs are recorded then.
             with conn.transaction():
                 receipts = store.advance_receipts(conn, seqs)
-        # Committed: only now may the broker forget these messages.
-        for m in batch:
-            # A message from an earlier connection is redelivered by the broker (and deduped).
-            if m.qos > 0 and m.epoch == self.epoch:
-                self.client.ack(m.mid, m.qos)
+        # Committed: only now may the broker forget these messages. A message from an earlier
+        # connection is redelivered by the broker (and deduped).
+        self.client.ack_all([m.mid for m in batch if m.qos == 1 and m.epoch == self.epoch])
         self.handled += len(batch)
         if not shared:
             self.tracker.apply(seqs)

@@ -123,6 +123,7 @@ class ShareService:
         self.client.loop_start()
         sender = threading.Thread(target=self._outbound_loop, name="outbound", daemon=True)
         sender.start()
+        threading.Thread(target=self._outbox_listener, name="outbox-listener", daemon=True).start()
         threading.Thread(target=self._backfill_loop, name="backfill", daemon=True).start()
         try:
             self._inbound_loop()
@@ -170,6 +171,21 @@ class ShareService:
                 conn.close()
                 conn = batches.connect(self.settings.database.url, self.stopping)
         conn.close()
+
+    def _outbox_listener(self) -> None:
+        """Wake the outbound loop as soon as a commit adds to the outbox (the NOTIFY of
+        store.write_batch) rather than at its next poll, which waits up to 0.2 s."""
+        while not self.stopping.is_set():
+            try:
+                dsn = store.libpq_dsn(self.settings.database.url)
+                with psycopg.connect(dsn, autocommit=True) as conn:
+                    conn.execute(f"LISTEN {store.OUTBOX_CHANNEL}")
+                    while not self.stopping.is_set():
+                        for _ in conn.notifies(timeout=1.0):
+                            self.wake.set()
+            except psycopg.OperationalError as e:
+                log.warning("not listening for outbox rows (%s); polling until it works", e)
+                self.stopping.wait(1.0)
 
     # -- inbound -----------------------------------------------------------------------
     def _inbound_loop(self) -> None:
@@ -255,9 +271,9 @@ class ShareService:
             self.route.record_withheld(conn, actor="share")
             if moved:
                 inbound.record_seen(conn, moved)
-        for mid, epoch, _, _ in batch:
-            if mid is not None and epoch == self.epoch:
-                self.client.ack(mid, 1)
+        self.client.ack_all(
+            [mid for mid, epoch, _, _ in batch if mid is not None and epoch == self.epoch]
+        )
         self.tracker.apply(seqs)
         gapped = self.reorder.gapped()
         for sender in gapped - set(self.gaps):
