@@ -30,7 +30,7 @@ from collections.abc import Mapping
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-from mdx.core import keys
+from mdx.core import ed25519, keys
 from mdx.core.settings import NodeSettings
 
 log = logging.getLogger("mdx.fedauth")
@@ -99,7 +99,7 @@ def verify_request(
         raise AuthRejected(AuthRejected.FUTURE, f"ts {ts} is more than {max_skew_s} s ahead")
     try:
         sig = base64.urlsafe_b64decode(m["sig"] + "==")
-        key.verify(sig, signed_bytes(method, path_qs, ts, me))
+        ed25519.verify(key, sig, signed_bytes(method, path_qs, ts, me))
     except (binascii.Error, ValueError, InvalidSignature):
         raise AuthRejected(
             AuthRejected.BAD_SIGNATURE, f"signature does not verify under {node}'s key"

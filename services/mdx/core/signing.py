@@ -27,7 +27,7 @@ import rfc8785
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-from mdx.core import strict_json
+from mdx.core import ed25519, strict_json
 from mdx.core.envelope import parse_source
 from mdx.core.schemas import ID_BASE, SchemaSet
 
@@ -118,7 +118,7 @@ def _verify(jws: object, payload: bytes, trusted: Mapping[str, Ed25519PublicKey]
     if key is None:
         raise SignatureRejected(f"signed by unknown node {kid!r}")
     try:
-        key.verify(signature, f"{header_b64}.{_b64(payload)}".encode("ascii"))
+        ed25519.verify(key, signature, f"{header_b64}.{_b64(payload)}".encode("ascii"))
     except InvalidSignature:
         raise SignatureRejected(
             f"signature does not match the {what}: altered after signing"
