@@ -46,6 +46,10 @@ def test_quick_ingest_bench_counts_every_envelope(tmp_path: Path) -> None:
             # The observer saw each stored row commit exactly once.
             assert s["observed"] == expected, (workers, s)
             assert set(s["latency_ms"]) == {"p50", "p99", "p999", "max"}
+            # Every part of the pipeline is accounted for, and together they used the CPU.
+            cpu = s["cpu_us_per_msg"]
+            assert set(cpu["parts"]) == {"load generator", "broker", "ingest", "postgresql"}
+            assert min(cpu["parts"].values()) >= 0 and cpu["total"] > 0, (workers, cpu)
         assert run["sustained_msgs_per_s"] in (0, 300, 600)
     assert [x["offered_per_s"] for x in result["latency"]] == [300, 600]
 
@@ -53,10 +57,15 @@ def test_quick_ingest_bench_counts_every_envelope(tmp_path: Path) -> None:
     expected = int(bridge["offered_per_s"] * bridge["seconds"])
     assert bridge["sent"] == bridge["acked"] == bridge["stored"] == expected == 450
     assert bridge["lost"] == 0 and bridge["observed"] == expected
+    assert set(bridge["cpu_us_per_msg"]["parts"]) == {
+        "load generator",
+        *(f"{n} {p}" for n in ("jcg", "kcg") for p in ("broker", "ingest", "share", "postgresql")),
+    }
 
     assert set(result["targets"]["met"]) == set(result["targets"]["target"])
     markdown = (out / "ingest.md").read_text()
     assert "## Latency" in markdown and "## Raw limits" in markdown
+    assert "## Where the CPU went" in markdown
     for png in ("ingest-latency.png", "ingest-throughput.png"):
         assert (out / png).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert elapsed < 90, f"the quick bench took {elapsed:.0f} s"

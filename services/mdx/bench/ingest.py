@@ -289,6 +289,7 @@ def _markdown(result: dict[str, Any]) -> str:
             _steps_table(run["steps"]),
             "",
         ]
+    lines += _cpu_section(ingest["workers"]["1"]["steps"], result.get("bridge"))
     lines += [
         "## Latency (publish → committed, 1 worker)",
         "",
@@ -333,6 +334,33 @@ def _markdown(result: dict[str, Any]) -> str:
         ),
     ]
     return "\n".join(lines)
+
+
+def _cpu_section(steps_1: list[dict[str, Any]], bridge: dict[str, Any] | None) -> list[str]:
+    """CPU per message of each part, for the highest sustained step, the first one not
+    sustained, and the bridge."""
+    sustained = [s for s in steps_1 if s["sustained"]]
+    chosen = [(f"{s['offered_per_s']:,}/s", s) for s in sustained[-1:]]
+    chosen += [
+        (f"{s['offered_per_s']:,}/s (not sustained)", s) for s in steps_1 if not s["sustained"]
+    ][:1]
+    if bridge:
+        chosen.append((f"bridge {bridge['offered_per_s']:,}/s", bridge))
+    cpus = [(label, s["cpu_us_per_msg"]) for label, s in chosen if "cpu_us_per_msg" in s]
+    if not cpus:
+        return []
+    parts = sorted({p for _, c in cpus for p in c["parts"]})
+    rows = [(p, *(c["parts"].get(p, "—") for _, c in cpus)) for p in parts]
+    rows.append(("**total**", *(c["total"] for _, c in cpus)))
+    rows.append(
+        ("rate the total allows on all cores", *(c["rate_the_total_allows"] for _, c in cpus))
+    )
+    return [
+        "## Where the CPU went (us of CPU per message stored, 1 worker)",
+        "",
+        report.markdown_table(("part", *(label for label, _ in cpus)), rows),
+        "",
+    ]
 
 
 def _steps_table(done: list[dict[str, Any]]) -> str:

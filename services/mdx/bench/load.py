@@ -193,6 +193,11 @@ class Loader:
         )
         self.proc.start()
 
+    @property
+    def pid(self) -> int:
+        assert self.proc.pid is not None  # started in __init__
+        return self.proc.pid
+
     def publish(self, spec: LoadSpec) -> Publisher:
         for value in (self.counters.sent, self.counters.acked, self.counters.start_at):
             value.value = 0

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from mdx.bench import cpu
 from mdx.bench.load import Loader, LoadSpec
 from mdx.bench.observe import CommitObserver
 from mdx.bench.report import percentiles_ms
@@ -60,6 +61,8 @@ def run(step: Step, progress: Progress | None = None) -> dict[str, Any]:
     observer = step.observer
     observer.take()
     base = observer.committed
+    nodes = {id(n): n for n in (step.origin, step.target)}.values()
+    cpu_before = cpu.sample(nodes, step.loader.pid)
     pub = step.loader.publish(spec)
     backlog: list[tuple[float, int]] = []
     while not pub.done():
@@ -81,6 +84,7 @@ def run(step: Step, progress: Progress | None = None) -> dict[str, Any]:
         if progress:
             progress(observer.committed - base, spec.count)
     time.sleep(0.05)
+    cpu_after = cpu.sample(nodes, step.loader.pid)
     latencies = observer.take()
     stored = int(step.target.scalar("SELECT count(*) FROM positions WHERE source = %s", source))
     dead = int(
@@ -111,5 +115,6 @@ def run(step: Step, progress: Progress | None = None) -> dict[str, Any]:
         "backlog_max": max((b for _, b in backlog), default=0),
         "drain_s": round(drain_s, 3),
         "latency_ms": percentiles_ms(latencies),
+        "cpu_us_per_msg": cpu.per_message_us(cpu_before, cpu_after, max(1, stored)),
         "sustained": sustained,
     }
