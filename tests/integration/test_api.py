@@ -10,6 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import orjson
 import psycopg
 import pytest
 from fastapi.testclient import TestClient
@@ -755,3 +756,18 @@ def test_post_over_the_message_size_limit_is_413(client: TestClient) -> None:
     body = assert_problem(r, 413)
     assert body["detail"].endswith("exceeds the limit of 262144 bytes")
     assert ids(client.get(INCIDENTS)) == set()
+
+
+def test_a_body_without_a_declared_length_is_measured_and_passed_on(client: TestClient) -> None:
+    """Chunked (no Content-Length): the body is read to measure it, then reaches the route."""
+    small = orjson.dumps(incident(title="sent in chunks"))
+    chunks = [small[:100], small[100:]]
+    headers = {"Content-Type": "application/json"}
+    r = client.post(INCIDENTS, content=iter(chunks), headers=headers)
+    assert r.status_code == 201, r.text
+    assert r.json()["properties"]["title"] == "sent in chunks"
+    big = orjson.dumps(incident(description="x" * (256 * 1024)))
+    r = client.post(INCIDENTS, content=iter([big[:1000], big[1000:]]), headers=headers)
+    body = assert_problem(r, 413)
+    assert body["detail"] == f"body of {len(big)} bytes exceeds the limit of 262144 bytes"
+    assert len(ids(client.get(INCIDENTS))) == 1

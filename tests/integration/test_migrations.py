@@ -197,7 +197,7 @@ def test_gist_indexes(engine: Engine) -> None:
         ).all()
     found = {(t, name, d.split(" USING gist ", 1)[1]) for t, name, d in rows}
     assert found == {
-        ("positions", "ix_positions_geom", "(geom)"),
+        ("positions", "ix_positions_geom_id", "(geom, id)"),
         ("vessel_latest", "ix_vessel_latest_geom", "(geom)"),
         ("incidents", "ix_incidents_geom", "(geom)"),
         ("incidents", "ix_incidents_geog", "(geography(geom))"),

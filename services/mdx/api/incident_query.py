@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
@@ -18,13 +19,25 @@ from sqlalchemy import (
     column,
     func,
     literal,
+    literal_column,
     select,
+    true,
     tuple_,
 )
-from sqlalchemy.dialects.postgresql import ARRAY, JSONB
+from sqlalchemy.dialects import postgresql
+from sqlalchemy.dialects.postgresql import JSONB
 
 from mdx.api import geojson
-from mdx.api.visibility import AnyRow, AnySelect, Caller, shown, visible
+from mdx.api.visibility import (
+    AnyRow,
+    AnySelect,
+    Caller,
+    check_shown,
+    personal_data,
+    redacted_for,
+    shown,
+    visible,
+)
 from mdx.core.db import Incident
 from mdx.core.policy import PERSONAL_FIELDS
 
@@ -121,12 +134,14 @@ def page(conn: Connection, f: IncidentFilter, who: Caller, *, serialised: bool =
     (id, TLP) of each feature.
 
     `serialised`: the caller only sends the features on (an HTTP page), so they may come as
-    JSON text PostgreSQL wrote (orjson fragments) where no Python judgement is needed.
+    JSON text PostgreSQL wrote (orjson fragments), redacted there for a partner as `shown`
+    would (and each row's markings judged again by the policy: visibility.check_shown).
     """
     if f.properties is not None and not f.properties & _PYTHON_ONLY:
         return _written_by_sql(conn, f, who)
-    if serialised and f.properties is None and who.local:
-        return _select_page(conn, f, who, _full_feature_sql())
+    if serialised and f.properties is None:
+        redacted = redacted_for(who)
+        return _select_page(conn, f, who, _FULL_FEATURE[redacted], redacted=redacted)
     query = (
         _where(_base(who), f)
         .order_by(Incident.observed_at.desc(), Incident.incident_id.desc())
@@ -185,9 +200,10 @@ def _rfc3339(t: Any) -> ColumnElement[Any]:
     )
 
 
-def _full_feature_sql() -> ColumnElement[Any]:
-    """Every property, as to_feature writes it for one of this node's accounts (no redaction),
-    written by PostgreSQL: a page of a thousand features costs the API no Python per row."""
+def _full_feature_sql(redacted: bool) -> ColumnElement[Any]:
+    """Every property, as to_feature writes it (`redacted`: without the personal data of an
+    incident that has some, as `shown` does for a partner the policy says so for), written by
+    PostgreSQL: a page of a thousand features costs the API no Python per row."""
     custody = (
         select(
             func.coalesce(
@@ -196,7 +212,7 @@ def _full_feature_sql() -> ColumnElement[Any]:
                         *[p for k in ("node", "from", "to", "at") for p in (k, _CUSTODY.c.value[k])]
                     )
                 ),
-                literal([], JSONB),
+                literal_column("'[]'::jsonb"),
             )
         )
         .select_from(_CUSTODY)
@@ -213,31 +229,50 @@ def _full_feature_sql() -> ColumnElement[Any]:
         "version", Incident.version,
         "origin", Incident.origin,
         "tlp", Incident.tlp,
-        "relto", func.to_jsonb(func.coalesce(Incident.relto, literal([], ARRAY(Text)))),
+        "relto", func.to_jsonb(func.coalesce(Incident.relto, literal_column("'{}'::text[]"))),
         "purpose", Incident.purpose,
         "received_at", _rfc3339(Incident.received_at),
         "provenance", provenance,
     )  # fmt: skip
-    props = Incident.data.op("-")("location").op("||")(stored)
+    data: ColumnElement[Any] = Incident.__table__.c.data
+    if redacted:
+        without = data
+        for name in PERSONAL_FIELDS:
+            without = without.op("-")(name)
+        data = case((personal_data(Incident.__table__.c), without), else_=data)
+    props = data.op("-")("location").op("||")(stored)
     return _feature_sql(props)
 
 
 # Each element of the incident's custody chain (for the SQL-written provenance).
 _CUSTODY = func.jsonb_array_elements(
-    func.coalesce(Incident.custody, literal([], JSONB))
+    func.coalesce(Incident.custody, literal_column("'[]'::jsonb"))
 ).table_valued(column("value", JSONB), name="custody_link")
 
 
-def _select_page(conn: Connection, f: IncidentFilter, who: Caller, feature: Any) -> Page:
+def _compiled(expr: ColumnElement[Any]) -> ColumnElement[Any]:
+    """`expr` as its SQL text, compiled once: built and hashed for the statement cache on
+    every request, this expression cost the API more than the rest of a small page (profiled).
+    """
+    dialect = postgresql.dialect()  # type: ignore[no-untyped-call]
+    sql = expr.compile(dialect=dialect, compile_kwargs={"literal_binds": True})
+    return literal_column(str(sql), JSON)
+
+
+# The full feature: as this node's accounts and partners allowed personal data see it, and
+# with personal data left out.
+_FULL_FEATURE = {redacted: _compiled(_full_feature_sql(redacted)) for redacted in (False, True)}
+
+
+def _select_page(
+    conn: Connection, f: IncidentFilter, who: Caller, feature: Any, *, redacted: bool | None = None
+) -> Page:
+    """`redacted`: whether `feature` leaves out personal data where there is some (None: it
+    shows none in any case)."""
     query = (
         _where(
             visible(
-                select(
-                    Incident.observed_at,
-                    Incident.incident_id,
-                    Incident.tlp,
-                    cast(feature, Text).label("json"),
-                ),
+                select(*_page_columns(who), cast(feature, Text).label("json")),
                 Incident.__table__,
                 who,
             ),
@@ -246,12 +281,64 @@ def _select_page(conn: Connection, f: IncidentFilter, who: Caller, feature: Any)
         .order_by(Incident.observed_at.desc(), Incident.incident_id.desc())
         .limit(f.limit + 1)
     )
-    rows = conn.execute(query).all()
+    return _paged(conn.execute(query).all(), f, who, redacted)
+
+
+def _page_columns(who: Caller) -> list[Any]:
+    columns: list[Any] = [Incident.observed_at, Incident.incident_id, Incident.tlp]
+    if not who.local:  # what check_shown judges
+        c = Incident.__table__.c
+        columns += [c.origin, c.relto, c.purpose, personal_data(c).label("personal")]
+    return columns
+
+
+def _paged(rows: Sequence[AnyRow], f: IncidentFilter, who: Caller, redacted: bool | None) -> Page:
+    """A page of `f.limit` from up to one more row (which tells that another page exists)."""
     more = len(rows) > f.limit
     rows = rows[: f.limit]
+    check_shown(rows, who, redacted)
     last = (rows[-1].observed_at, rows[-1].incident_id) if more else None
     marked = [(str(r.incident_id), r.tlp) for r in rows]
     return [orjson.Fragment(r.json) for r in rows], last, marked
+
+
+def counted_page(conn: Connection, f: IncidentFilter, who: Caller) -> tuple[Page, int]:
+    """`page(conn, f, who, serialised=True)` of every property, and `count(conn, f, who)`, in
+    one statement: the matching incidents are found once (a page and its numberMatched in OGC
+    API items), and only the page's are read whole."""
+    redacted = redacted_for(who)
+    matching = (
+        _where(
+            visible(select(Incident.incident_id, Incident.observed_at), Incident.__table__, who),
+            replace(f, after=None),
+        )
+        .cte("matching")
+        .prefix_with("MATERIALIZED")
+    )
+    total = select(func.count().label("matched")).select_from(matching).subquery("total")
+    newest = select(matching.c.incident_id)
+    if f.after is not None:
+        newest = newest.where(
+            tuple_(matching.c.observed_at, matching.c.incident_id) < tuple_(*f.after)
+        )
+    on_page = (
+        newest.order_by(matching.c.observed_at.desc(), matching.c.incident_id.desc())
+        .limit(f.limit + 1)
+        .subquery("on_page")
+    )
+    paged = (
+        select(*_page_columns(who), cast(_FULL_FEATURE[redacted], Text).label("json"))
+        .select_from(on_page.join(Incident, Incident.incident_id == on_page.c.incident_id))
+        .subquery("paged")
+    )
+    query = (
+        select(total.c.matched, *paged.c)
+        .select_from(total.outerjoin(paged, true()))
+        .order_by(paged.c.observed_at.desc(), paged.c.incident_id.desc())
+    )
+    rows = conn.execute(query).all()
+    found = [r for r in rows if r.incident_id is not None]  # none: a row of the count alone
+    return _paged(found, f, who, redacted), int(rows[0].matched)
 
 
 def count(conn: Connection, f: IncidentFilter, who: Caller) -> int:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import gc
+
 import uvicorn
 
 from mdx.api.app import create_app
@@ -15,4 +17,8 @@ def serve(settings: NodeSettings) -> None:
     except InsecureSecret as e:
         # Exit status 1 with the reason on stderr: nothing is served with a guessable key.
         raise SystemExit(f"mdx api refuses to start: {e}") from None
+    # What is built by now (modules, routes, schemas, SQL) lives as long as the process: kept
+    # out of the cyclic collector's full scans, which otherwise walk it all, mid-request.
+    gc.collect()
+    gc.freeze()
     uvicorn.run(app, host=settings.api.host, port=settings.api.port)

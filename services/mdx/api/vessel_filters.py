@@ -24,7 +24,7 @@ class VesselFilter:
     categories: list[str] | None = None
 
 
-def vessel_filter(
+async def vessel_filter(
     bbox: Annotated[
         str | None,
         Query(
@@ -59,7 +59,11 @@ def vessel_filter(
         ),
     ] = None,
 ) -> VesselFilter:
-    """The filter, or a 400 problem naming the parameter and what is wrong with it."""
+    """The filter, or a 400 problem naming the parameter and what is wrong with it.
+
+    `async` though it never waits: FastAPI then runs it on the event loop instead of handing it
+    to a worker thread and back (a thread switch per request for a few string splits).
+    """
     return VesselFilter(
         bbox=params.bbox(bbox) if bbox is not None else None,
         name=name or None,

@@ -9,6 +9,7 @@ of one position is a Point and an empty track has a null geometry.
 
 from __future__ import annotations
 
+from collections.abc import Hashable
 from typing import Annotated, Any
 
 import orjson
@@ -20,7 +21,7 @@ from mdx.api.deps import Db, Res, Who
 from mdx.api.geojson import GeoJSONResponse
 from mdx.api.problems import NotFound
 from mdx.api.vessel_filters import VesselSearch
-from mdx.api.visibility import AnyRow, AnySelect, Caller, visible
+from mdx.api.visibility import AnyRow, AnySelect, Caller, policy_key, visible
 from mdx.core.db import Position, Vessel, VesselLatest
 
 router = APIRouter(prefix="/api/v1/vessels", tags=["vessels"])
@@ -71,7 +72,7 @@ def listing(
 ) -> GeoJSONResponse:
     """The registry joined to each vessel's latest position: static data (name, call sign, IMO,
     ship type and category) from the registry where the caller may see it, flag from the MID."""
-    found = _Search(who)
+    found = all_vessels(who)
     latest = found.latest
     query = found.query.where(
         *vessel_filters.conditions(search, latest.c, found.reg.c, found.name, found.imo)
@@ -125,6 +126,19 @@ class _Search:
         self.query: AnySelect = select(
             feature.label("json"), latest.c.mmsi, latest.c.tlp
         ).select_from(latest.outerjoin(reg, reg.c.mmsi == latest.c.mmsi))
+
+
+_SEARCHES: dict[Hashable, _Search] = {}
+
+
+def all_vessels(who: Caller) -> _Search:
+    """Every vessel's `_Search` for `who`, built once per policy (visibility.policy_key): the
+    statement costs more Python to build than a page of vessels does to send (profiled)."""
+    key = policy_key(who)
+    found = _SEARCHES.get(key)
+    if found is None:
+        found = _SEARCHES.setdefault(key, _Search(who))
+    return found
 
 
 @router.get("/{mmsi}", responses=geojson.FEATURE, summary="Latest known position of a vessel")

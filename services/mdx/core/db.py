@@ -79,7 +79,8 @@ class Position(_Markings, Base):
             "observed_at",
             postgresql_include=["id", "origin", "tlp", "relto", "purpose"],
         ),
-        Index("ix_positions_geom", "geom", postgresql_using="gist"),
+        # A box, and the newest reports in it in order (btree_gist: migration 0011).
+        Index("ix_positions_geom_id", "geom", "id", postgresql_using="gist"),
     )
 
 

@@ -65,9 +65,9 @@ class Incidents(Collection):
             after=cursor.decode_time_uuid(q.cursor) if q.cursor is not None else None,
             limit=q.limit,
         )
-        features, last, marked = incident_query.page(conn, f, who, serialised=True)
+        (features, last, marked), matched = incident_query.counted_page(conn, f, who)
         next_cursor = cursor.time_uuid(*last) if last else None
-        return ItemsPage(features, next_cursor, incident_query.count(conn, f, who), marked)
+        return ItemsPage(features, next_cursor, matched, marked)
 
     def item(self, conn: Connection, res: Resources, who: Caller, feature_id: str) -> Item | None:
         try:

@@ -4,15 +4,27 @@
 from __future__ import annotations
 
 import re
-from typing import Any
+from collections.abc import Hashable
+from typing import Any, ClassVar
 
 import orjson
-from sqlalchemy import JSON, ColumnElement, Connection, Text, cast, func, select
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    ColumnElement,
+    Connection,
+    Text,
+    cast,
+    func,
+    literal,
+    select,
+    true,
+)
 
 from mdx.ais.facts import SHIP_CATEGORIES
 from mdx.api import cursor, vessels
 from mdx.api.deps import Resources
-from mdx.api.visibility import Caller, visible
+from mdx.api.visibility import Caller, policy_key, visible
 from mdx.core.db import Position
 from mdx.ogcapi.collection import Collection, Item, ItemsPage, ItemsQuery, conditions
 from mdx.ogcapi.cql2 import GEOMETRY, Queryable
@@ -53,7 +65,7 @@ class Vessels(Collection):
         }
 
     def items(self, conn: Connection, res: Resources, who: Caller, q: ItemsQuery) -> ItemsPage:
-        found = vessels._Search(who)
+        found = vessels.all_vessels(who)
         latest = found.latest.c
         columns: dict[str, ColumnElement[Any]] = {
             **{name: latest[name] for name in _READINGS if name != GEOMETRY},
@@ -64,11 +76,21 @@ class Vessels(Collection):
             "category": found.reg.c.category,
         }
         query = found.query.where(*conditions(q, self.queryables(res), columns, latest.observed_at))
-        matched = conn.execute(select(func.count()).select_from(query.subquery())).scalar_one()
+        # One statement for the count and the page: the matching vessels are found once (for a
+        # partner that is most of the work: mdx.api.vessels._partner_latest).
+        matching = query.cte("matching").prefix_with("MATERIALIZED")
+        total = select(func.count().label("matched")).select_from(matching).subquery("total")
+        page = select(matching.c.json, matching.c.mmsi, matching.c.tlp)
         if q.cursor is not None:
             # MMSIs are 9 digits, so the number keeps the order (and its leading zeros).
-            query = query.where(latest.mmsi > f"{cursor.decode_seq(q.cursor):09d}")
-        rows = conn.execute(query.order_by(latest.mmsi).limit(q.limit + 1)).all()
+            page = page.where(matching.c.mmsi > f"{cursor.decode_seq(q.cursor):09d}")
+        paged = page.order_by(matching.c.mmsi).limit(q.limit + 1).lateral("page")
+        both = select(total.c.matched, paged.c.json, paged.c.mmsi, paged.c.tlp).select_from(
+            total.outerjoin(paged, true())
+        )
+        found_rows = conn.execute(both).all()
+        matched = found_rows[0].matched
+        rows = [r for r in found_rows if r.mmsi is not None]  # none: a row of the count alone
         more = len(rows) > q.limit
         rows = rows[: q.limit]
         return ItemsPage(
@@ -85,6 +107,7 @@ class Vessels(Collection):
         return Item(orjson.loads(row.json), row.tlp) if row is not None else None
 
 
+_ABOVE_EVERY_ID = 2**53  # a float's exact integers end here: btree_gist's distances are floats
 _POSITION_PROPS = (
     "mmsi", "imo", "name", "observed_at", "sog", "cog", "heading", "nav_status", "source_type",
     "origin", "tlp", "relto", "purpose", "received_at",
@@ -103,7 +126,18 @@ class Positions(Collection):
     def queryables(self, res: Resources) -> dict[str, Queryable]:
         return dict(_READINGS)
 
+    _selects: ClassVar[dict[Hashable, Any]] = {}  # policy_key -> _build_select's statement
+
     def _select(self, who: Caller) -> Any:
+        """The positions `who` may see as features; built once per policy (the statement costs
+        more Python to build than a page takes to send)."""
+        key = policy_key(who)
+        found = self._selects.get(key)
+        if found is None:
+            found = self._selects.setdefault(key, self._build_select(who))
+        return found
+
+    def _build_select(self, who: Caller) -> Any:
         feature = func.json_build_object(
             "type", "Feature",
             "id", Position.id,
@@ -126,8 +160,11 @@ class Positions(Collection):
         )
         if q.cursor is not None:
             query = query.where(Position.id < cursor.decode_seq(q.cursor))
-        # Newest stored first by the append-only id: stable while reports keep arriving.
-        rows = conn.execute(query.order_by(Position.id.desc()).limit(q.limit + 1)).all()
+        # Newest stored first by the append-only id: stable while reports keep arriving. Written
+        # as the distance from 2^53 (the same order for every id up to 2^53, far beyond any
+        # sequence's reach), which ix_positions_geom_id walks nearest first (migration 0011).
+        newest_first = Position.id.op("<->")(literal(_ABOVE_EVERY_ID, BigInteger))
+        rows = conn.execute(query.order_by(newest_first).limit(q.limit + 1)).all()
         more = len(rows) > q.limit
         rows = rows[: q.limit]
         # numberMatched left out: counting a long history costs more than a page.
