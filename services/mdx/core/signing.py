@@ -27,7 +27,7 @@ import rfc8785
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-from mdx.core import ed25519, strict_json
+from mdx.core import ed25519, jcs, strict_json
 from mdx.core.envelope import parse_source
 from mdx.core.schemas import ID_BASE, SchemaSet
 
@@ -78,7 +78,7 @@ def _unb64(text: str, what: str) -> bytes:
 
 def _jcs(value: Mapping[str, Any]) -> bytes:
     try:
-        return rfc8785.dumps(value)
+        return jcs.dumps(value)
     except rfc8785.CanonicalizationError as e:
         # e.g. an integer beyond 2**53 - 1, which JCS (I-JSON) cannot represent exactly.
         raise ValueError(f"cannot canonicalise for signing: {e}") from e
