@@ -118,7 +118,7 @@ class ApiSection(BaseModel):
 
 class IngestSection(BaseModel):
     batch_size: int = Field(default=1000, ge=1)
-    batch_max_wait_ms: int = Field(default=20, ge=1)
+    batch_max_wait_ms: int = Field(default=50, ge=1)
     # Bounded so that a slow database slows intake (the broker holds the rest).
     queue_size: int = Field(default=5000, ge=1)
     max_payload_bytes: int = 256 * 1024

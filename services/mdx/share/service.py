@@ -202,7 +202,7 @@ class ShareService:
             self._process,
             self.stopping,
             size=500,
-            max_wait_s=0.02,  # latency at low rates; a backlog fills batches anyway
+            max_wait_s=0.05,
             on_connect=load_receipts,
         )
 
