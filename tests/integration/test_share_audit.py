@@ -256,7 +256,12 @@ def test_ingest_writes_what_the_policy_withheld_from_a_local_producer(
         ingest_service.Inbound(i, 1, ingest.epoch, f"mdx/v1/in/patrol1/{kind}", orjson.dumps(e))
         for i, (kind, e) in enumerate((("incident", mine), ("position", green)), start=1)
     ]
-    ingest._process(conn, batch)
+    with psycopg.connect(store.libpq_dsn(db), autocommit=True) as listener:
+        listener.execute(f"LISTEN {store.OUTBOX_CHANNEL}")
+        ingest._process(conn, batch)
+        # The commit that queued the outbox rows wakes the share service: one notification.
+        woken = list(listener.notifies(timeout=2.0))
+    assert [n.channel for n in woken] == [store.OUTBOX_CHANNEL]
 
     assert [e[:3] for e in trail(conn)] == [("policy.withheld", "ingest", "uscg")]
     assert trail(conn)[0][3] == {
