@@ -20,7 +20,7 @@ from sqlalchemy import make_url
 from mdx.core import keys, migrate, store
 from mdx.core.envelope import make_envelope
 from mdx.core.settings import NodeSettings, load_settings
-from mdx.node import bridges, broker, pki, security
+from mdx.node import bridges, broker, pki, processes, security
 from tests.conftest import (
     MQTT_TEST_IDENTITY,
     PG_ADMIN,
@@ -89,14 +89,7 @@ class Node:
         proc.wait()
 
     def stop(self, service: str) -> None:
-        proc = self.procs.pop(service, None)
-        if proc is not None and proc.poll() is None:
-            proc.terminate()
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+        processes.stop(self.procs.pop(service, None))
 
     def stop_all(self) -> None:
         for service in [s for s in self.procs if s != "broker"]:

@@ -21,6 +21,7 @@ from mdx.core import mqtt as node_mqtt
 from mdx.core import store
 from mdx.core.mqtt import Credentials
 from mdx.core.settings import NodeSettings
+from mdx.node import processes
 from tests.conftest import TOKEN_SECRET, free_port, mqtt_test_credentials
 
 
@@ -73,13 +74,7 @@ class ServiceProcess:
         self.proc.wait()
 
     def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        processes.stop(self.proc)
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")

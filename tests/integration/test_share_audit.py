@@ -47,14 +47,13 @@ class FakeClient:
         self.published.append(topic)
 
 
-@pytest.fixture
-def kcg(db: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> share_service.ShareService:
-    """KCG's share service, re-sharing, with partners JCG (who sends) and USCG."""
-    monkeypatch.setattr("mdx.core.mqtt.node_client", lambda *a, **k: FakeClient())
-    settings = NodeSettings(
-        node={"id": "kcg", "default_tlp": "GREEN", "demo": True},
+def node_settings(
+    me: str, partners: tuple[str, ...], db: str, tmp_path: Path, **sections: Any
+) -> NodeSettings:
+    """Node `me` on the test database, with `partners` (whose brokers it never reaches)."""
+    return NodeSettings(
+        node={"id": me, "default_tlp": "GREEN", "demo": True},
         database={"url": db},
-        sharing={"reshare": True},
         partners=[
             {
                 "id": p,
@@ -62,9 +61,17 @@ def kcg(db: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> share_servi
                 "api_url": "http://127.0.0.1:1",
                 "public_key": tmp_path / f"{p}.pub",
             }
-            for p in ("jcg", "uscg")
+            for p in partners
         ],
+        **sections,
     )
+
+
+@pytest.fixture
+def kcg(db: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> share_service.ShareService:
+    """KCG's share service, re-sharing, with partners JCG (who sends) and USCG."""
+    monkeypatch.setattr("mdx.core.mqtt.node_client", lambda *a, **k: FakeClient())
+    settings = node_settings("kcg", ("jcg", "uscg"), db, tmp_path, sharing={"reshare": True})
     keys = NodeKeys("kcg", KCG, {"jcg": JCG.public_key(), "kcg": KCG.public_key()})
     return share_service.ShareService(settings, keys=keys)
 
@@ -233,19 +240,7 @@ def test_ingest_writes_what_the_policy_withheld_from_a_local_producer(
     db: str, tmp_path: Path, conn: psycopg.Connection[Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr("mdx.core.mqtt.node_client", lambda *a, **k: FakeClient())
-    settings = NodeSettings(
-        node={"id": "jcg", "default_tlp": "GREEN", "demo": True},
-        database={"url": db},
-        partners=[
-            {
-                "id": p,
-                "broker_port": 1,
-                "api_url": "http://127.0.0.1:1",
-                "public_key": tmp_path / f"{p}.pub",
-            }
-            for p in ("kcg", "uscg")
-        ],
-    )
+    settings = node_settings("jcg", ("kcg", "uscg"), db, tmp_path)
     ingest = ingest_service.IngestService(settings)
     incident = amber_incident()  # AMBER, released to KCG only
     mine = make_envelope(

@@ -42,19 +42,7 @@ def _link(a: rig.Node, b: rig.Node) -> None:
 
 def _link_up(node: rig.Node, partner: str) -> bool:
     """The bridge's retained notice on `node`'s broker says it is connected."""
-    import threading
-
-    up = threading.Event()
-    c = node.client(f"bench-link-{uuid.uuid4().hex[:6]}")
-    c.on_message = lambda _c, _u, m: up.set() if m.payload == b"1" else None
-    c.on_connect = lambda cl, *_a: cl.subscribe(f"mdx/v1/link/{partner}", qos=1)
-    c.connect("127.0.0.1", node.broker_port)
-    c.loop_start()
-    try:
-        return up.wait(1.0)
-    finally:
-        c.loop_stop()
-        c.disconnect()
+    return node.retained(f"mdx/v1/link/{partner}", lambda payload: payload == b"1")
 
 
 def measure(

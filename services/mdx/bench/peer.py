@@ -20,6 +20,7 @@ import yaml
 from sqlalchemy import make_url
 
 from mdx.bench import datagen
+from mdx.node import processes
 
 # Our collection -> the table pygeoapi serves under the same name, and its id column.
 TABLES = {
@@ -153,10 +154,4 @@ class Pygeoapi:
         )
 
     def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        processes.stop(self.proc)

@@ -35,6 +35,7 @@ from mdx.bench import datagen, peer, query_report, report, rig
 from mdx.bench.query_load import Phase, Signer, operator_work, partner_work, run
 from mdx.core import keys, migrate, store
 from mdx.core.fedauth import sign_request
+from mdx.node import processes
 
 console = Console(stderr=True)
 OPERATOR = "bench-operator"
@@ -123,13 +124,7 @@ token_ttl_s = 86400
         }
 
     def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        processes.stop(self.proc)
 
 
 def _peer_path(path: str) -> str:

@@ -31,7 +31,7 @@ from sqlalchemy import make_url
 from mdx.core import migrate, store
 from mdx.core import mqtt as node_mqtt
 from mdx.core.settings import NodeSettings, load_settings
-from mdx.node import bridges, broker, security
+from mdx.node import bridges, broker, processes, security
 
 PG_ADMIN = os.environ.get("MDX_BENCH_PG", "postgresql+psycopg://mdx:mdx@127.0.0.1:5432/postgres")
 IDENTITY = "bench"
@@ -174,15 +174,19 @@ role = "console"
 
     def ingest_online(self) -> bool:
         """Whether ingest said it is subscribed (its retained status)."""
+        return self.retained("mdx/v1/status/ingest", lambda payload: b'"online"' in payload)
+
+    def retained(self, topic: str, says: Callable[[bytes], bool]) -> bool:
+        """Whether a message on `topic` (its retained one, within 1 s) `says` so."""
         got = threading.Event()
-        c = self.client(f"bench-status-{uuid.uuid4().hex[:6]}")
+        c = self.client(f"bench-watch-{uuid.uuid4().hex[:6]}")
 
         def on_message(_c: Any, _u: Any, msg: paho.MQTTMessage) -> None:
-            if b'"online"' in msg.payload:
+            if says(bytes(msg.payload)):
                 got.set()
 
         c.on_message = on_message
-        c.on_connect = lambda cl, *_a: cl.subscribe("mdx/v1/status/ingest", qos=1)
+        c.on_connect = lambda cl, *_a: cl.subscribe(topic, qos=1)
         c.connect("127.0.0.1", self.broker_port)
         c.loop_start()
         try:
@@ -192,14 +196,7 @@ role = "console"
             c.disconnect()
 
     def stop(self, name: str) -> None:
-        proc = self.procs.pop(name, None)
-        if proc is not None and proc.poll() is None:
-            proc.terminate()
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+        processes.stop(self.procs.pop(name, None))
 
     def stop_services(self) -> None:
         for name in [n for n in self.procs if n != "broker"]:

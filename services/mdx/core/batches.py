@@ -31,7 +31,9 @@ def connect(url: str, stopping: threading.Event) -> psycopg.Connection[Any]:
                 raise
 
 
-def next_batch(inbox: queue.Queue[T], size: int, max_wait_s: float) -> list[T]:
+def next_batch(
+    inbox: queue.Queue[T] | queue.SimpleQueue[T], size: int, max_wait_s: float
+) -> list[T]:
     """Up to `size` items: the first within 0.2 s, the rest within `max_wait_s` of it."""
     try:
         batch = [inbox.get(timeout=0.2)]

@@ -18,7 +18,6 @@ import base64
 import logging
 import queue
 import threading
-import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, cast
@@ -163,7 +162,7 @@ class IngestService:
             self.tracker.watermark = store.load_receipts(conn)
             self.tracker.pending = store.load_pending(conn)
             while not self.stopping.is_set():
-                batch = _next_batch(self.inbox, cfg.batch_size, cfg.batch_max_wait_ms / 1000)
+                batch = batches.next_batch(self.inbox, cfg.batch_size, cfg.batch_max_wait_ms / 1000)
                 while batch and not self.stopping.is_set():
                     try:
                         self._process(conn, batch)
@@ -263,29 +262,6 @@ class IngestService:
             reason = f"refused by the database: {str(e).splitlines()[0]}"
             bounce = store.Bounced(Rejected(v.producer, reason, v.seq), m.topic, payload)
             return store.write_batch(conn, [], [bounce])
-
-
-def _next_batch(inbox: queue.SimpleQueue[Inbound], size: int, max_wait_s: float) -> list[Inbound]:
-    """Up to `size` messages: the first within 0.2 s, the rest within `max_wait_s` of it."""
-    try:
-        batch = [inbox.get(timeout=0.2)]
-    except queue.Empty:
-        return []
-    deadline = time.monotonic() + max_wait_s
-    while len(batch) < size:
-        try:
-            batch.append(inbox.get_nowait())
-            continue
-        except queue.Empty:
-            pass
-        remaining = deadline - time.monotonic()
-        if remaining <= 0:
-            break
-        try:
-            batch.append(inbox.get(timeout=remaining))
-        except queue.Empty:
-            break
-    return batch
 
 
 def _status(status: bytes) -> bytes:
