@@ -33,6 +33,7 @@ from tests.integration.harness import wait_for
 
 # What each demo node registers each partner for (as in infra/nodes/*.toml).
 DEMO = ("jcg", "kcg", "uscg")
+DEMO_PRODUCERS = (("sim", "producer"), ("ais-sim", "producer"), ("ops1", "console"))
 
 
 @dataclass
@@ -156,6 +157,9 @@ def _toml(
             f"personal_data = {'true' if personal else 'false'}",
         ]
     lines += ["[[producers]]", f'id = "{MQTT_TEST_IDENTITY}"', 'role = "console"']
+    # The demo nodes' simulators and operator console (infra/nodes/*.toml), for the scenarios.
+    for producer, role in DEMO_PRODUCERS:
+        lines += ["[[producers]]", f'id = "{producer}"', f'role = "{role}"']
     return "\n".join(lines) + "\n"
 
 

@@ -15,6 +15,7 @@ from mdx.cli.bench import app as bench_app
 from mdx.cli.cot import cot_app
 from mdx.cli.options import ConfigOption, settings_of
 from mdx.cli.pki import mqtt_app, pki_app
+from mdx.cli.scenario import scenario_app
 from mdx.cli.users import users_app
 from mdx.core.settings import NodeSettings
 from mdx.sim.ais_cli import sim_ais
@@ -56,6 +57,7 @@ app.add_typer(audit_app, name="audit")
 app.add_typer(users_app, name="users")
 app.add_typer(cot_app, name="cot")
 app.add_typer(bench_app, name="bench")
+app.add_typer(scenario_app, name="scenario")
 
 console = Console(stderr=True)
 

@@ -66,8 +66,13 @@ def iso(at: datetime) -> str:
     return at.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
-def purpose_for(category: str) -> str | None:
-    return PURPOSES.get(category)
+# A transshipment at sea matters beyond fisheries (sanctions, smuggling, forced labour): it
+# goes to the partners registered for law enforcement, as a boarding report would.
+RULE_PURPOSES: Final[dict[str, str]] = {"encounter": "LawEnforcementMonitoring"}
+
+
+def purpose_for(category: str, rule: str | None = None) -> str | None:
+    return RULE_PURPOSES.get(rule or "") or PURPOSES.get(category)
 
 
 def namespace(node: str) -> uuid.UUID:

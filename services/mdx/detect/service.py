@@ -417,7 +417,7 @@ class DetectService:
                 "incident",
                 data,
                 tlp=self.settings.node.default_tlp,
-                purpose=purpose_for(d.category),
+                purpose=purpose_for(d.category, d.rule),
             )
             self._sent[incident_id] = _Sent(version, d, status)
         log.info("incident %s v%d (%s, %s): %s", incident_id, version, d.rule, why, d.title)
