@@ -22,7 +22,7 @@ from mdx.scenario.model import (
     SearchExpect,
     TrackExpect,
 )
-from mdx.scenario.network import NodeAccess
+from mdx.scenario.network import NetworkError, NodeAccess
 from mdx.scenario.template import Template
 
 SEARCH_LIMIT = 1000
@@ -42,11 +42,19 @@ class DeadLetterWatch:
         self.client.on_message = self._on_message
         self.client.on_subscribe = lambda *_a: subscribed.set()
         self.client.on_connect = lambda c, *_a: c.subscribe(topics.deadletter(producer), qos=1)
-        self.client.connect(node.broker_host, node.broker_port)
+        try:
+            self.client.connect(node.broker_host, node.broker_port)
+        except OSError as e:
+            raise NetworkError(
+                f"{node.id}: broker {node.broker_host}:{node.broker_port}: {e}"
+            ) from None
         self.client.loop_start()
         if not subscribed.wait(10):
             self.close()
-            raise TimeoutError(f"{node.id}: no subscription to {producer}'s dead letters")
+            raise NetworkError(
+                f"{node.id}: could not subscribe to {producer}'s dead letters at "
+                f"{node.broker_host}:{node.broker_port} (broker down, or wrong password?)"
+            )
 
     def _on_message(self, _c: Any, _u: Any, msg: Any) -> None:
         try:

@@ -151,15 +151,22 @@ def demo(root: Path = Path(".")) -> dict[str, NodeAccess]:
         )
         for nid in DEMO_NODES
     }
-    return {nid: _access(nid, entry, root) for nid, entry in entries.items()}
+    try:
+        return {nid: _access(nid, entry, root) for nid, entry in entries.items()}
+    except NetworkError as e:
+        raise NetworkError(
+            f"the demo network: {e} (is `make demo` running, and is this its folder?)"
+        ) from None
 
 
 def _access(nid: str, entry: _NodeEntry, base: Path) -> NodeAccess:
     producers = dict(entry.producers)
     if entry.config is not None:
-        settings = load_settings(
-            entry.config if entry.config.is_absolute() else base / entry.config
-        )
+        path = entry.config if entry.config.is_absolute() else base / entry.config
+        try:
+            settings = load_settings(path)
+        except (OSError, ValueError) as e:  # missing, unreadable, or not a node's config
+            raise NetworkError(f"{nid}: node config {path}: {e}") from None
         host, port = settings.broker.host, settings.broker.port
         api = entry.api or f"http://{settings.api.host}:{settings.api.port}"
 
