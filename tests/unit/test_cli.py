@@ -51,6 +51,10 @@ LEAVES = {
     "cot run",
     "bench ingest",
     "bench queries",
+    "scenario run",
+    "conformance",
+    "record",
+    "replay",
 }
 VALID_ENVELOPE = SCHEMA_DIR / "envelope/v1/examples/valid/incident-amber-strict.json"
 
@@ -111,6 +115,7 @@ def test_the_leaf_commands_are_exactly_these() -> None:
         "users",
         "cot",
         "bench",
+        "scenario",
     }
 
 

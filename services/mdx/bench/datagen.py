@@ -10,6 +10,7 @@ its reports, incidents and their versions) with the same columns and values inge
 
 from __future__ import annotations
 
+import contextlib
 import math
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -355,6 +356,10 @@ def load(dsn: str, d: Dataset, progress: Any = None) -> dict[str, int]:
         conn.commit()
         conn.autocommit = True
         conn.execute("VACUUM ANALYZE")
+        # The load's dirty pages written out now, not by a checkpoint during the measurements
+        # (a role that may not checkpoint leaves it to the server's schedule).
+        with contextlib.suppress(psycopg.errors.InsufficientPrivilege):
+            conn.execute("CHECKPOINT")
         counts = {}
         for table in ("positions", "vessel_latest", "vessels", "incidents"):
             row = conn.execute(f"SELECT count(*) FROM {table}").fetchone()

@@ -176,24 +176,32 @@ def command(
             callers = {"operator": api.operator(database_url), "partner": api.partner()}
             phases: list[Phase] = []
             timed: list[Phase] = []
-            for kind in datagen.KINDS:
-                for caller, sign in callers.items():
-                    choose = operator_work if caller == "operator" else partner_work
-                    work_list = choose(probes[kind])
-                    phase = Phase(kind, caller, "mdx", concurrency)
-                    task = progress.add_task(f"{kind} as {caller}", total=per_phase)
-                    asyncio.run(
-                        run(api.base, work_list, sign, phase, per_phase,
-                            functools.partial(progress.advance, task), warmup=concurrency)
-                    )  # fmt: skip
-                    phases.append(phase)
-                    paced = Phase(kind, caller, "mdx", concurrency, offered_rps=rate)
-                    task = progress.add_task(f"  at {rate:g}/s", total=per_phase // 2)
-                    asyncio.run(
-                        run(api.base, work_list, sign, paced, per_phase // 2,
-                            functools.partial(progress.advance, task))
-                    )  # fmt: skip
-                    timed.append(paced)
+            work_lists = {
+                (kind, caller): (operator_work if caller == "operator" else partner_work)(
+                    probes[kind]
+                )
+                for kind in datagen.KINDS
+                for caller in callers
+            }
+            # Latency at a steady rate first, on a quiet database, then throughput: a closed
+            # loop leaves work behind (audit rows, dirty pages) that would land in the next
+            # phase's tail.
+            for (kind, caller), work_list in work_lists.items():
+                paced = Phase(kind, caller, "mdx", concurrency, offered_rps=rate)
+                task = progress.add_task(f"{kind} as {caller} at {rate:g}/s", total=per_phase // 2)
+                asyncio.run(
+                    run(api.base, work_list, callers[caller], paced, per_phase // 2,
+                        functools.partial(progress.advance, task), warmup=concurrency)
+                )  # fmt: skip
+                timed.append(paced)
+            for (kind, caller), work_list in work_lists.items():
+                phase = Phase(kind, caller, "mdx", concurrency)
+                task = progress.add_task(f"{kind} as {caller}", total=per_phase)
+                asyncio.run(
+                    run(api.base, work_list, callers[caller], phase, per_phase,
+                        functools.partial(progress.advance, task), warmup=concurrency)
+                )  # fmt: skip
+                phases.append(phase)
             busy = os.getloadavg()[0]  # others' work on the same cores skews the figures
             peer_result = _peer(
                 with_peer, database_url, work, probes, concurrency, per_phase, progress, api

@@ -17,7 +17,9 @@ from mdx.cli.options import ConfigOption, settings_of
 from mdx.cli.pki import mqtt_app, pki_app
 from mdx.cli.scenario import scenario_app
 from mdx.cli.users import users_app
+from mdx.conformance.cli import conformance
 from mdx.core.settings import NodeSettings
+from mdx.record import commands as record_commands
 from mdx.sim.ais_cli import sim_ais
 
 if TYPE_CHECKING:
@@ -57,6 +59,7 @@ app.add_typer(audit_app, name="audit")
 app.add_typer(users_app, name="users")
 app.add_typer(cot_app, name="cot")
 app.add_typer(bench_app, name="bench")
+app.command("conformance")(conformance)
 app.add_typer(scenario_app, name="scenario")
 
 console = Console(stderr=True)
@@ -330,6 +333,9 @@ def feed_run(
 
 # Raw AIS traffic (NMEA) for the demo and benchmarks; see mdx.sim.ais_cli.
 app.command("sim-ais")(sim_ais)
+# Record what a node receives, replay it (mdx.record, docs/record-replay.md).
+app.command("record")(record_commands.record)
+app.command("replay")(record_commands.replay)
 
 
 @app.command()

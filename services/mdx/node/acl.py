@@ -10,6 +10,10 @@ Mosquitto denies whatever no rule allows, so each identity gets only its own top
 - share: writes the node's streams to partners and its receipts of theirs; reads theirs,
   the receipts of ours, and link state.
 - api: connects (its health check) and nothing else.
+- recorder (`mdx record`): reads mdx/v1/in/+/+ and the partners' streams to us; writes nothing.
+- replay (`mdx replay`): writes mdx/v1/in/+/+ (any producer's, as a recording holds them);
+  reads nothing. Both exist on a demo node, and on a real node only once its operator sets
+  their passwords (MDX_MQTT_PASSWORD_RECORDER, _REPLAY): a tool, not a service it needs.
 - bridge-P (partner P's bridge, certificate from our CA): writes share(P, us) and reads
   share_receipt(P, us), nothing else: not another partner's stream, not the inbound topics.
 
@@ -18,6 +22,7 @@ No `pattern` rules: those apply to every user, bridges included. Each rule is pe
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from typing import Literal
 
@@ -33,6 +38,10 @@ ROLE_KIND: dict[str, Kind] = {
     "service": "service",
     "bridge": "bridge",
 }
+
+
+# Service identities of the operator's tools (mdx.record), not of the running node.
+TOOLS = ("recorder", "replay")
 
 
 class IdentityError(ValueError):
@@ -63,6 +72,9 @@ def identities(settings: NodeSettings) -> list[Identity]:
 
     for service in mqtt.SERVICES:
         add(Identity(service, "service"))
+    for tool in TOOLS:
+        if settings.node.demo or os.environ.get(mqtt.env_name(tool)):
+            add(Identity(tool, "service"))
     for producer in settings.producers:
         add(Identity(producer.id, producer.role))
     for feed in settings.feeds:
@@ -119,6 +131,10 @@ def _service_rules(name: str, me: str) -> list[str]:
             f"topic read {topics.link('+')}",
             f"topic write {topics.status('share')}",
         ]
+    if name == "recorder":
+        return [f"topic read {topics.INBOUND_FILTER}", f"topic read {topics.share('+', me)}"]
+    if name == "replay":
+        return [f"topic write {topics.INBOUND_FILTER}"]
     return []  # api: a health check connects, nothing more
 
 

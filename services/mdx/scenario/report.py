@@ -4,11 +4,11 @@ scenario, one testcase per step and expectation; a failure carries what was seen
 from __future__ import annotations
 
 from pathlib import Path
-from xml.etree import ElementTree as ET
 
 from rich.console import Console
 from rich.table import Table
 
+from mdx.core import junit as junit_xml
 from mdx.scenario.runner import Outcome
 
 
@@ -31,26 +31,20 @@ def print_outcome(console: Console, outcome: Outcome) -> None:
 
 
 def junit(outcomes: list[Outcome], path: Path) -> None:
-    suites = ET.Element("testsuites")
-    for o in outcomes:
-        failures = sum(not r.passed for r in o.results)
-        suite = ET.SubElement(
-            suites,
-            "testsuite",
-            name=o.scenario,
-            tests=str(len(o.results)),
-            failures=str(failures),
-            errors="0",
-            time=f"{o.seconds:.3f}",
-        )
-        for r in o.results:
-            case = ET.SubElement(
-                suite, "testcase", classname=o.scenario, name=r.name, time=f"{r.seconds:.3f}"
+    """One testsuite per scenario, one testcase per step and expectation."""
+    junit_xml.write(
+        path,
+        [
+            junit_xml.Suite(
+                o.scenario,
+                [
+                    junit_xml.Case(
+                        o.scenario, r.name, "pass" if r.passed else "fail", r.detail, r.seconds
+                    )
+                    for r in o.results
+                ],
+                o.seconds,
             )
-            if r.passed:
-                ET.SubElement(case, "system-out").text = r.detail
-            else:
-                ET.SubElement(case, "failure", message=r.detail[:500]).text = r.detail
-    ET.indent(suites)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    ET.ElementTree(suites).write(path, encoding="utf-8", xml_declaration=True)
+            for o in outcomes
+        ],
+    )
