@@ -77,8 +77,9 @@ def test_the_command_reports_a_failure_by_name_in_junit(net: Network, tmp_path: 
     jcg = net["jcg"]
     text = (ROOT / "scenarios" / "iuu-sighting-amber.yaml").read_text()
     wrong = text.replace("name: USCG never sees it", "name: USCG sees it").replace(
-        "    absent: true\n", ""
+        '    incident: "{{id:sighting}}"\n    absent: true\n', '    incident: "{{id:sighting}}"\n'
     )
+    assert wrong.count("absent: true") == 1  # the broker's absence stays as shipped
     scenario = tmp_path / "wrong.yaml"
     scenario.write_text(wrong)
     network = tmp_path / "network.yaml"
@@ -99,7 +100,7 @@ def test_the_command_reports_a_failure_by_name_in_junit(net: Network, tmp_path: 
     assert done.returncode == 1, done.stdout + done.stderr
     suite = ET.parse(junit).getroot().find("testsuite")
     assert suite is not None
-    assert (suite.get("tests"), suite.get("failures")) == ("4", "1")
+    assert (suite.get("tests"), suite.get("failures")) == ("6", "1")
     failed = [c.get("name") for c in suite.iter("testcase") if c.find("failure") is not None]
     assert failed == ["USCG sees it"]
     assert "not within 30 s" in done.stdout

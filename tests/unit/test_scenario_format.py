@@ -25,7 +25,7 @@ def test_every_shipped_scenario_loads_with_its_steps_and_expectations() -> None:
     loaded = {p.stem: model.load(p) for p in sorted((ROOT / "scenarios").glob("*.yaml"))}
     counts = {name: (len(s.steps), len(s.expect)) for name, s in loaded.items()}
     assert counts == {
-        "iuu-sighting-amber": (1, 3),
+        "iuu-sighting-amber": (1, 5),
         "malformed-feed": (5, 4),
         "partner-outage-catch-up": (2, 3),
         "sar-case-uscg-assists": (4, 3),

@@ -1,6 +1,7 @@
 """What a scenario expects to see at a node, looked at the way an operator or producer there
 would: the node's HTTP API (logged in as the network's operator account) and its broker (as
-the producer, who gets its own dead letters).
+the producer, who gets its own dead letters; as the node's `recorder`, who may read the signed
+share messages its partners send it).
 
 Each check answers (seen, detail): whether what it looks for is there now, and what it saw.
 """
@@ -20,6 +21,7 @@ from mdx.scenario.model import (
     DeadLetterExpect,
     IncidentExpect,
     SearchExpect,
+    ShareExpect,
     TrackExpect,
 )
 from mdx.scenario.network import NetworkError, NodeAccess
@@ -28,20 +30,31 @@ from mdx.scenario.template import Template
 SEARCH_LIMIT = 1000
 
 
-class DeadLetterWatch:
-    """A producer's dead letters at a node, from the moment the run starts (subscribed before
-    any step runs, so none is missed)."""
+RECORDER = "recorder"  # the identity that may read the partners' streams to a node (mdx.node.acl)
 
-    def __init__(self, node: NodeAccess, producer: str) -> None:
-        self.reasons: list[str] = []
+
+def watched(expect: AnyExpect) -> tuple[str, str, str] | None:
+    """(node, identity, topic) an expectation listens to on a broker, if it does."""
+    if isinstance(expect, DeadLetterExpect):
+        producer = expect.deadletters.producer
+        return expect.node, producer, topics.deadletter(producer)
+    if isinstance(expect, ShareExpect):
+        return expect.node, RECORDER, topics.share(expect.shared.sender, expect.node)
+    return None
+
+
+class TopicWatch:
+    """Every message on one topic of a node's broker from the moment the run starts
+    (subscribed before any step runs, so none is missed)."""
+
+    def __init__(self, node: NodeAccess, identity: str, topic: str) -> None:
+        self._payloads: list[bytes] = []
         self._lock = threading.Lock()
         subscribed = threading.Event()
-        self.client = mqtt.client(
-            node.producer(producer), f"mdx-scenario-dl-{uuid.uuid4().hex[:8]}"
-        )
+        self.client = mqtt.client(node.producer(identity), f"mdx-scenario-{uuid.uuid4().hex[:8]}")
         self.client.on_message = self._on_message
         self.client.on_subscribe = lambda *_a: subscribed.set()
-        self.client.on_connect = lambda c, *_a: c.subscribe(topics.deadletter(producer), qos=1)
+        self.client.on_connect = lambda c, *_a: c.subscribe(topic, qos=1)
         try:
             self.client.connect(node.broker_host, node.broker_port)
         except OSError as e:
@@ -52,21 +65,17 @@ class DeadLetterWatch:
         if not subscribed.wait(10):
             self.close()
             raise NetworkError(
-                f"{node.id}: could not subscribe to {producer}'s dead letters at "
+                f"{node.id}: could not subscribe to {topic} as {identity} at "
                 f"{node.broker_host}:{node.broker_port} (broker down, or wrong password?)"
             )
 
     def _on_message(self, _c: Any, _u: Any, msg: Any) -> None:
-        try:
-            reason = str(orjson.loads(msg.payload)["reason"])
-        except (orjson.JSONDecodeError, KeyError, TypeError):
-            reason = f"(unreadable dead letter: {bytes(msg.payload)[:80]!r})"
         with self._lock:
-            self.reasons.append(reason)
+            self._payloads.append(bytes(msg.payload))
 
-    def seen(self) -> list[str]:
+    def seen(self) -> list[bytes]:
         with self._lock:
-            return list(self.reasons)
+            return list(self._payloads)
 
     def close(self) -> None:
         self.client.loop_stop()
@@ -77,11 +86,16 @@ def look(
     expect: AnyExpect,
     node: NodeAccess,
     template: Template,
-    watches: dict[tuple[str, str], DeadLetterWatch],
+    watches: dict[tuple[str, str, str], TopicWatch],
 ) -> tuple[bool, str]:
+    where = watched(expect)
+    if isinstance(expect, ShareExpect):
+        assert where is not None
+        return _shared(watches[where].seen(), expect, template)
     if isinstance(expect, DeadLetterExpect):
+        assert where is not None
         want = expect.deadletters
-        reasons = watches[(expect.node, want.producer)].seen()
+        reasons = [_reason(p) for p in watches[where].seen()]
         missing = [r for r in want.reasons if not any(r in got for got in reasons)]
         detail = f"{len(reasons)} dead letters (want {want.count})"
         if missing:
@@ -98,6 +112,29 @@ def look(
             return _search(api, expect, template)
         assert isinstance(expect, TrackExpect)
         return _track(api, expect, template)
+
+
+def _reason(payload: bytes) -> str:
+    try:
+        return str(orjson.loads(payload)["reason"])
+    except (orjson.JSONDecodeError, KeyError, TypeError):
+        return f"(unreadable dead letter: {payload[:80]!r})"
+
+
+def _shared(payloads: list[bytes], e: ShareExpect, template: Template) -> tuple[bool, str]:
+    want = e.shared
+    key, value = ("incident_id", want.incident) if want.incident else ("mmsi", want.mmsi)
+    value = template.render(value)
+    carrying = 0
+    for payload in payloads:
+        try:
+            data = orjson.loads(payload)["envelope"]["data"]
+        except (orjson.JSONDecodeError, KeyError, TypeError):
+            continue  # not a share message: the node's share service judges those
+        if isinstance(data, dict) and data.get(key) == value:
+            carrying += 1
+    detail = f"{carrying} of {len(payloads)} share messages from {want.sender} carry {key} {value}"
+    return carrying > 0, detail
 
 
 def _incident(api: httpx.Client, e: IncidentExpect, template: Template) -> tuple[bool, str]:

@@ -180,12 +180,32 @@ class DeadLetterExpect(Expect):
     deadletters: DeadLetters
 
 
+class Shared(_Strict):
+    sender: str
+    incident: str | None = None  # the envelope's data.incident_id
+    mmsi: str | None = None  # or its data.mmsi (a position, a vessel)
+
+    @model_validator(mode="after")
+    def _names_one(self) -> Shared:
+        if (self.incident is None) == (self.mmsi is None):
+            raise ValueError("name the item by exactly one of incident, mmsi")
+        return self
+
+
+class ShareExpect(Expect):
+    """A signed share message from `sender` to the node carrying the item, seen on the node's
+    broker (as its `recorder` identity, which may read the partners' streams to it)."""
+
+    shared: Shared
+
+
 AnyExpect = Annotated[
     Annotated[IncidentExpect, Tag("incident")]
     | Annotated[SearchExpect, Tag("incidents")]
     | Annotated[TrackExpect, Tag("track")]
-    | Annotated[DeadLetterExpect, Tag("deadletters")],
-    _tagged_by(("incident", "incidents", "track", "deadletters")),
+    | Annotated[DeadLetterExpect, Tag("deadletters")]
+    | Annotated[ShareExpect, Tag("shared")],
+    _tagged_by(("incident", "incidents", "track", "deadletters", "shared")),
 ]
 
 

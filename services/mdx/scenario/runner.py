@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 import httpx
 
 from mdx.scenario import actions, checks
-from mdx.scenario.model import AnyExpect, AnyStep, DeadLetterExpect, Scenario
+from mdx.scenario.model import AnyExpect, AnyStep, Scenario
 from mdx.scenario.network import NetworkError, NodeAccess
 from mdx.scenario.template import Template
 
@@ -56,13 +56,15 @@ def run(
         on_result(result)
 
     template = Template()
-    watches = {
-        (e.node, e.deadletters.producer): checks.DeadLetterWatch(
-            network[e.node], e.deadletters.producer
-        )
-        for e in scenario.expect
-        if isinstance(e, DeadLetterExpect)
-    }
+    listened = {where for e in scenario.expect if (where := checks.watched(e)) is not None}
+    watches: dict[tuple[str, str, str], checks.TopicWatch] = {}
+    try:
+        for node, identity, topic in sorted(listened):
+            watches[(node, identity, topic)] = checks.TopicWatch(network[node], identity, topic)
+    except NetworkError:
+        for watch in watches.values():
+            watch.close()
+        raise
     producers = actions.Producers(network)
     stopping = threading.Event()
     start = time.monotonic()
@@ -82,8 +84,8 @@ def run(
             t.join(timeout=30)
         for problem in producers.close(FLUSH_S):
             decided(Result("producers' receipts", False, problem, time.monotonic() - start))
-        for w in watches.values():
-            w.close()
+        for watch in watches.values():
+            watch.close()
     outcome.seconds = time.monotonic() - start
     return outcome
 
@@ -112,7 +114,7 @@ def _watch(
     expectations: list[AnyExpect],
     network: dict[str, NodeAccess],
     template: Template,
-    watches: dict[tuple[str, str], checks.DeadLetterWatch],
+    watches: dict[tuple[str, str, str], checks.TopicWatch],
     start: float,
     decided: Callable[[Result], None],
 ) -> None:
