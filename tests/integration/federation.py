@@ -113,13 +113,14 @@ def _toml(
     registrations: dict[tuple[str, str], tuple[list[str], bool]],
     links: set[frozenset[str]] | None = None,
     reshare: bool = False,
+    default_tlp: str = "GREEN",
 ) -> str:
     """A node's config: partners where `links` (default: every pair) joins it to another node;
     every other node's key as merely trusted (its items can reach us only through a partner)."""
     lines = [
         "[node]",
         f'id = "{node.id}"',
-        'default_tlp = "GREEN"',
+        f'default_tlp = "{default_tlp}"',
         f'signing_key = "{node.dir / "keys" / (node.id + ".key")}"',
         "demo = true",
         "[broker]",
@@ -187,6 +188,11 @@ def demo_registrations() -> dict[tuple[str, str], tuple[list[str], bool]]:
     return out
 
 
+def demo_default_tlp(node: str) -> str:
+    root = Path(__file__).resolve().parents[2] / "infra" / "nodes"
+    return load_settings(root / f"{node}.toml").node.default_tlp
+
+
 @dataclass
 class Network:
     nodes: dict[str, Node]
@@ -222,7 +228,10 @@ def build_network(
     ids: tuple[str, ...] = DEMO,
     links: set[frozenset[str]] | None = None,
     reshare: bool = False,
+    demo_markings: bool = False,
 ) -> Iterator[Network]:
+    """`demo_markings`: each node marks unmarked items with its demo config's default TLP
+    (infra/nodes/*.toml: USCG's is AMBER) instead of GREEN."""
     root = Path(tempfile.mkdtemp(prefix="mdx-net-"))
     root.chmod(0o755)  # the brokers' own user must reach their folders
     tag = uuid.uuid4().hex[:6]
@@ -239,7 +248,8 @@ def build_network(
     registrations = demo_registrations()
     for n in nodes.values():
         n.config = n.dir / f"{n.id}.toml"
-        n.config.write_text(_toml(n, nodes, registrations, links, reshare))
+        tlp = demo_default_tlp(n.id) if demo_markings else "GREEN"
+        n.config.write_text(_toml(n, nodes, registrations, links, reshare, tlp))
         migrate.upgrade(n.db)
     exchange_certificates(nodes)
     net = Network(nodes, root)

@@ -1,5 +1,6 @@
 """Every shipped scenario (scenarios/*.yaml) passes against a demo network of real nodes: JCG,
-KCG and USCG with their brokers bridged, their databases, ingest, share, api and detect. The
+KCG and USCG with their brokers bridged, their databases, ingest, share, api and detect, each
+marking unmarked items as its demo config does (USCG: AMBER). The
 outage scenario takes KCG's broker away and brings it back. `mdx scenario run` itself is run
 as a user would: a network file, a JUnit report, its exit status."""
 
@@ -27,7 +28,7 @@ SHIPPED = sorted((ROOT / "scenarios").glob("*.yaml"))
 
 @pytest.fixture(scope="module")
 def net() -> Iterator[Network]:
-    for network in build_network():
+    for network in build_network(demo_markings=True):
         zones.load_configured(network["jcg"].settings)  # what JCG's detection watches
         network.start(services=("ingest", "share", "api", "detect"))
         for n in network.nodes.values():
