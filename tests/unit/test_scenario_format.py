@@ -129,3 +129,19 @@ def test_a_network_file_reaches_a_node_without_its_files(
     with pytest.raises(network.NetworkError, match="no password for producer 'sim'"):
         b.producer("sim")
     assert b.down is None and b.up is None
+
+
+def test_a_node_config_without_the_identity_s_password_says_which(tmp_path: Path) -> None:
+    config = tmp_path / "n.toml"
+    config.write_text(
+        '[node]\nid = "jcg"\ndemo = true\n[broker]\nport = 1883\n'
+        f'security_dir = "{tmp_path / "security"}"\n[database]\nurl = "postgresql+psycopg://x"\n'
+        "[api]\nport = 8123\n"
+    )
+    (tmp_path / "net.yaml").write_text(
+        f"nodes:\n  jcg:\n    config: {config}\n    operator: {{username: u, password: p}}\n"
+    )
+    jcg = network.load(tmp_path / "net.yaml")["jcg"]
+    assert (jcg.broker_port, jcg.api) == (1883, "http://127.0.0.1:8123")
+    with pytest.raises(network.NetworkError, match="jcg: no password for MQTT identity 'recorder'"):
+        jcg.producer("recorder")

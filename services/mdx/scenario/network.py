@@ -173,7 +173,10 @@ def _access(nid: str, entry: _NodeEntry, base: Path) -> NodeAccess:
         def producer(pid: str) -> mqtt.Credentials:
             if pid in producers:
                 return mqtt.Credentials(pid, producers[pid].value(base))
-            return mqtt.credentials(settings, pid)  # the node's own generated passwords
+            try:
+                return mqtt.credentials(settings, pid)  # the node's own passwords
+            except mqtt.CredentialsError as e:
+                raise NetworkError(f"{nid}: {e}") from None
 
     else:
         assert entry.broker is not None and entry.api is not None  # checked by _reachable
