@@ -24,6 +24,7 @@ from fastapi import FastAPI
 from fastapi.routing import APIRoute, iter_route_contexts
 from fastapi.testclient import TestClient
 from pydantic import SecretStr
+from sqlalchemy import event
 from starlette.routing import Mount
 
 from mdx.api import contracts, tokens
@@ -582,6 +583,34 @@ def test_reads_of_restricted_items_are_audited_once_per_request_with_their_ids(
         ),
         ("node:kcg", f"{INCIDENTS}/{withheld['released']}", "incident", [withheld["released"]]),
         ("user:test-viewer", f"/api/v1/vessels/{WITHHELD_MMSI}/track", "vessel", [WITHHELD_MMSI]),
+    ]
+
+
+def test_a_read_takes_one_connection_for_the_callers_account_its_rows_and_its_audit_row(
+    app: FastAPI, anonymous: TestClient, db: str, withheld: dict[str, str]
+) -> None:
+    viewer = as_role(anonymous, db, "viewer")
+    engine = app.state.resources.engine
+    checkouts: list[object] = []
+
+    def count(*_: object) -> None:
+        checkouts.append(_)
+
+    event.listen(engine, "checkout", count)
+    try:
+        pages = [
+            anonymous.get(INCIDENTS, headers=viewer),
+            anonymous.get("/ogcapi/collections/incidents/items", headers=viewer),
+        ]
+    finally:
+        event.remove(engine, "checkout", count)
+    assert [r.status_code for r in pages] == [200, 200]
+    assert len(checkouts) == 2
+    assert engine.pool.checkedout() == 0  # given back before the answer went out
+    rows = audit_rows(db, "read.restricted")
+    assert [(actor, d["path"]) for actor, d in rows] == [
+        ("user:test-viewer", INCIDENTS),
+        ("user:test-viewer", "/ogcapi/collections/incidents/items"),
     ]
 
 

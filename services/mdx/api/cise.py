@@ -53,7 +53,7 @@ def incidents(
     InformationSensitivity is the strictest TLP of the selection, its Purpose theirs when they
     share one, IsPersonalData whether any names a person (as released to the caller)."""
     features, _, marked = incident_query.page(db, dataclasses.replace(search, limit=limit), who)
-    restricted_reads.record(res.engine, request, who, "incident", marked)
+    restricted_reads.record(db, request, who, "incident", marked)
     return XMLResponse(payload.incidents_document(features, res.settings.node.id))
 
 
@@ -74,7 +74,7 @@ def incident(
     if found is None:
         raise NotFound(f"no incident {incident_id}")
     marked = [(str(incident_id), found["properties"]["tlp"])]
-    restricted_reads.record(res.engine, request, who, "incident", marked)
+    restricted_reads.record(db, request, who, "incident", marked)
     return XMLResponse(payload.incidents_document([found], res.settings.node.id))
 
 
@@ -94,7 +94,7 @@ def vessel_list(
         *vessel_filters.conditions(search, latest.c, found.reg.c, found.name, found.imo)
     )
     rows = db.execute(query.order_by(latest.c.observed_at.desc(), latest.c.mmsi).limit(limit)).all()
-    restricted_reads.record(res.engine, request, who, "vessel", [(r.mmsi, r.tlp) for r in rows])
+    restricted_reads.record(db, request, who, "vessel", [(r.mmsi, r.tlp) for r in rows])
     features = [orjson.loads(r.json) for r in rows]
     return XMLResponse(payload.vessels_document(features, res.settings.node.id))
 
@@ -109,5 +109,5 @@ def vessel(request: Request, mmsi: vessels.Mmsi, db: Db, res: Res, who: Who) -> 
     row = db.execute(vessels._Search(who, mmsi).query).first()
     if row is None:
         raise NotFound(f"no position of vessel {mmsi}")
-    restricted_reads.record(res.engine, request, who, "vessel", [(mmsi, row.tlp)])
+    restricted_reads.record(db, request, who, "vessel", [(mmsi, row.tlp)])
     return XMLResponse(payload.vessels_document([orjson.loads(row.json)], res.settings.node.id))

@@ -96,16 +96,21 @@ def connection(res: Annotated[Resources, Depends(resources)]) -> Iterator[Connec
 
 
 Res = Annotated[Resources, Depends(resources)]
-Db = Annotated[Connection, Depends(connection)]
+# One connection per request, shared by the caller's account check, the endpoint's reads and
+# the audit trail's row (mdx.api.restricted_reads); given back when the endpoint returns, before
+# the answer is sent (a stream's events read through connections of their own).
+Db = Annotated[Connection, Depends(connection, scope="function")]
 
 
 # Only for the OpenAPI document (the Authorize button of /docs); `identify` reads the header.
 _oauth2 = OAuth2PasswordBearer(tokenUrl="/auth/token", auto_error=False)
 
 
-def caller(request: Request, res: Res, _: Annotated[str | None, Depends(_oauth2)]) -> Caller:
+def caller(
+    request: Request, res: Res, db: Db, _: Annotated[str | None, Depends(_oauth2)]
+) -> Caller:
     """The account or partner node behind the request (mdx.api.identity); 401 if none."""
-    return identity.identify(request, res)
+    return identity.identify(request, res, db)
 
 
 async def unauthorized(request: Request, exc: Exception) -> Response:

@@ -22,6 +22,7 @@ from typing import IO, Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import StreamingResponse
+from sqlalchemy import Connection
 
 from mdx.api import problems, restricted_reads
 from mdx.api.deps import Db, Res, Resources, Who
@@ -155,7 +156,14 @@ def _chunks(file: IO[bytes]) -> Iterator[bytes]:
 
 
 def _export(
-    request: Request, res: Res, who: Caller, kind: str, fmt: Format, found: Selection, bom: bool
+    request: Request,
+    db: Connection,
+    res: Res,
+    who: Caller,
+    kind: str,
+    fmt: Format,
+    found: Selection,
+    bom: bool,
 ) -> StreamingResponse:
     file = tempfile.SpooledTemporaryFile(max_size=_SPOOL_BYTES)  # noqa: SIM115 (closed by _chunks)
     try:
@@ -164,7 +172,7 @@ def _export(
     except BaseException:
         file.close()
         raise
-    restricted_reads.record(res.engine, request, who, kind, found.marked)
+    restricted_reads.record(db, request, who, kind, found.marked)
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     filename = f"mdx-{res.settings.node.id}-{kind}s-{stamp}.{fmt.value}"
     headers = {
@@ -186,7 +194,7 @@ def _incident_route(fmt: Format) -> Endpoint:
         request: Request, db: Db, res: Res, who: Who, f: IncidentSearch, limit: Limit = MAX_FEATURES
     ) -> StreamingResponse:
         found = selection.incidents(db, f, who, limit)
-        return _export(request, res, who, "incident", fmt, found, bom=False)
+        return _export(request, db, res, who, "incident", fmt, found, bom=False)
 
     def export_csv(
         request: Request,
@@ -198,7 +206,7 @@ def _incident_route(fmt: Format) -> Endpoint:
         bom: Bom = False,
     ) -> StreamingResponse:
         found = selection.incidents(db, f, who, limit)
-        return _export(request, res, who, "incident", fmt, found, bom=bom)
+        return _export(request, db, res, who, "incident", fmt, found, bom=bom)
 
     return export_csv if fmt is Format.csv else export
 
@@ -208,7 +216,7 @@ def _vessel_route(fmt: Format) -> Endpoint:
         request: Request, db: Db, res: Res, who: Who, f: VesselSearch, limit: Limit = MAX_FEATURES
     ) -> StreamingResponse:
         found = selection.latest_positions(db, f, who, limit)
-        return _export(request, res, who, "vessel", fmt, found, bom=False)
+        return _export(request, db, res, who, "vessel", fmt, found, bom=False)
 
     def export_csv(
         request: Request,
@@ -220,7 +228,7 @@ def _vessel_route(fmt: Format) -> Endpoint:
         bom: Bom = False,
     ) -> StreamingResponse:
         found = selection.latest_positions(db, f, who, limit)
-        return _export(request, res, who, "vessel", fmt, found, bom=bom)
+        return _export(request, db, res, who, "vessel", fmt, found, bom=bom)
 
     return export_csv if fmt is Format.csv else export
 

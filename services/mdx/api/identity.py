@@ -22,6 +22,7 @@ import time
 from typing import TYPE_CHECKING
 
 from fastapi import Request
+from sqlalchemy import Connection
 
 from mdx.api import accounts, tokens
 from mdx.api.roles import Role
@@ -54,12 +55,13 @@ def cookie_name(node_id: str) -> str:
     return f"mdx_session_{node_id}"
 
 
-def identify(request: Request, res: Resources) -> Caller:
+def identify(request: Request, res: Resources, conn: Connection) -> Caller:
+    """`conn`: where an account is looked up (the request's own connection)."""
     header = request.headers.get("authorization")
     if header is not None:
         scheme, _, credentials = header.partition(" ")
         if scheme.lower() == BEARER.lower():
-            return _account(res, credentials.strip())
+            return _account(res, conn, credentials.strip())
         node = fedauth.verify_request(
             header, request.method, path_qs(request), res.settings.node.id, res.trusted, time.time()
         )
@@ -71,7 +73,7 @@ def identify(request: Request, res: Resources) -> Caller:
                 "a write with the session cookie must come from this node's own pages "
                 "(Origin header); other clients send Authorization: Bearer"
             )
-        return _account(res, token)
+        return _account(res, conn, token)
     raise NotAuthenticated(
         "no-credentials",
         "log in (POST /auth/token) and send Authorization: Bearer <token>; "
@@ -79,13 +81,12 @@ def identify(request: Request, res: Resources) -> Caller:
     )
 
 
-def _account(res: Resources, token: str) -> Caller:
+def _account(res: Resources, conn: Connection, token: str) -> Caller:
     try:
         claims = tokens.verify(res.token_key, token, res.settings.node.id)
     except tokens.InvalidToken as e:
         raise NotAuthenticated(e.reason, e.detail) from None
-    with res.engine.connect() as conn:
-        account = accounts.active(conn, claims.sub)
+    account = accounts.active(conn, claims.sub)
     if account is None:
         raise NotAuthenticated("account-disabled", f"account {claims.sub!r} is disabled or gone")
     return Caller(

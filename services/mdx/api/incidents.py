@@ -85,7 +85,7 @@ def list_incidents(
         ),
     )
     features, last, marked = incident_query.page(db, f, who, serialised=True)
-    restricted_reads.record(res.engine, request, who, "incident", marked)
+    restricted_reads.record(db, request, who, "incident", marked)
     links = [link(str(request.url), "self")]
     if last is not None:
         next_cursor = cursor.time_uuid(*last)
@@ -107,7 +107,7 @@ def get_incident(
     if found is None:
         raise NotFound(f"no incident {incident_id}")
     marked = [(str(incident_id), found["properties"]["tlp"])]
-    restricted_reads.record(res.engine, request, who, "incident", marked)
+    restricted_reads.record(db, request, who, "incident", marked)
     return GeoJSONResponse(found)
 
 

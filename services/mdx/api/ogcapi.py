@@ -191,7 +191,7 @@ def items(
     )
     stamp = datetime.now(UTC)
     page = found.items(db, res, who, q)
-    restricted_reads.record(res.engine, request, who, found.audit_kind, page.marked)
+    restricted_reads.record(db, request, who, found.audit_kind, page.marked)
     links = [
         link(str(request.url), "self", GEOJSON, "This page"),
         link(f"{_root(request)}/collections/{found.id}", "collection", JSON, found.title),
@@ -230,7 +230,7 @@ def item(
     if one is None:
         raise NotFound(f"no feature {feature_id!r} in {found.id}")
     if one.tlp is not None:
-        restricted_reads.record(res.engine, request, who, found.audit_kind, [(feature_id, one.tlp)])
+        restricted_reads.record(db, request, who, found.audit_kind, [(feature_id, one.tlp)])
     here = f"{_root(request)}/collections/{found.id}"
     links = [
         link(str(request.url), "self", GEOJSON, "This feature"),

@@ -150,7 +150,7 @@ def timeline(
     if not versions:
         raise problems.NotFound(f"no incident {incident_id}")
     marked = [(str(incident_id), v.tlp) for v in versions]
-    restricted_reads.record(res.engine, request, who, "incident", marked)
+    restricted_reads.record(db, request, who, "incident", marked)
     events = db.execute(
         visible(
             select(

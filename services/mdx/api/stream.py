@@ -180,9 +180,10 @@ Marked = list[tuple[str, str, str]]  # (kind, id, TLP) of each item sent
 
 
 def _audit(engine: Engine, request: Request, who: Caller, marked: Marked) -> None:
-    for kind in ("incident", "vessel"):
-        items = [(item_id, tlp) for k, item_id, tlp in marked if k == kind]
-        restricted_reads.record(engine, request, who, kind, items)
+    with engine.connect() as conn:
+        for kind in ("incident", "vessel"):
+            items = [(item_id, tlp) for k, item_id, tlp in marked if k == kind]
+            restricted_reads.record(conn, request, who, kind, items)
 
 
 def _poll(

@@ -79,7 +79,7 @@ def listing(
     )
     query = query.order_by(latest.c.observed_at.desc(), latest.c.mmsi).limit(limit)
     rows = db.execute(query).all()
-    restricted_reads.record(res.engine, request, who, "vessel", [(r.mmsi, r.tlp) for r in rows])
+    restricted_reads.record(db, request, who, "vessel", [(r.mmsi, r.tlp) for r in rows])
     features = [orjson.Fragment(r.json) for r in rows]
     return GeoJSONResponse(geojson.collection(features))
 
@@ -146,7 +146,7 @@ def latest(request: Request, mmsi: Mmsi, db: Db, res: Res, who: Who) -> GeoJSONR
     row = db.execute(_Search(who, mmsi).query).first()
     if row is None:
         raise NotFound(f"no position of vessel {mmsi}")
-    restricted_reads.record(res.engine, request, who, "vessel", [(mmsi, row.tlp)])
+    restricted_reads.record(db, request, who, "vessel", [(mmsi, row.tlp)])
     return GeoJSONResponse(orjson.Fragment(row.json))
 
 
@@ -184,7 +184,7 @@ def track(
     rows = rows[:limit][::-1]
     if not rows and _latest(db, mmsi, who) is None:
         raise NotFound(f"no position of vessel {mmsi}")
-    restricted_reads.record(res.engine, request, who, "vessel", [(mmsi, r.tlp) for r in rows])
+    restricted_reads.record(db, request, who, "vessel", [(mmsi, r.tlp) for r in rows])
     coords = [[r.lon, r.lat] for r in rows]
     geometry: dict[str, Any] | None = None
     if len(coords) == 1:
