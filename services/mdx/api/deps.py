@@ -85,7 +85,9 @@ def _node_keys(settings: NodeSettings) -> NodeKeys | None:
         return None
 
 
-def resources(request: Request) -> Resources:
+async def resources(request: Request) -> Resources:
+    # async: FastAPI runs a plain function dependency on a worker thread, a hand-off per
+    # request for an attribute read.
     res: Resources = request.app.state.resources
     return res
 

@@ -3,7 +3,7 @@ thousand incidents, as a local operator and as a signing partner, beside pygeoap
 same tables.
 
 A fresh database is migrated (mdx.core.migrate) and filled (mdx.bench.datagen); `mdx api run`
-serves it in its own process (uvicorn, one worker) and httpx clients measure it over HTTP
+serves it in its own process (uvicorn, one worker) and aiohttp clients measure it over HTTP
 (mdx.bench.query_load). Every answer is checked: status 200 and exactly the rows the generator
 placed in the box, circle or time window asked for (for the partner, those its policy releases).
 Results: bench/results/queries.json, queries.md and PNG plots (mdx.bench.query_report).

@@ -5,6 +5,9 @@ Two shapes: closed loop (each of N clients sends its next request when the last 
 the throughput the server sustains at that concurrency) and open loop at a fixed offered rate
 (request i is due at start + i / rate and its latency is counted from then, so a slow answer
 delays the ones behind it in the figures too: no coordinated omission).
+
+The clients are aiohttp's: on the same two cores as the server under test, httpx took 1.8 ms of
+CPU per request to aiohttp's 0.5 (measured on OGC API pages), time the server did not get.
 """
 
 from __future__ import annotations
@@ -16,8 +19,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-import httpx
+import aiohttp
 import orjson
+from yarl import URL
 
 from mdx.bench import report
 from mdx.bench.datagen import Probe
@@ -97,12 +101,17 @@ async def run(
     # server's latency.
     gc.collect()
     gc.freeze()
-    limits = httpx.Limits(
-        max_connections=phase.concurrency, max_keepalive_connections=phase.concurrency
-    )
-    async with httpx.AsyncClient(base_url=base, limits=limits, timeout=60) as client:
+    connector = aiohttp.TCPConnector(limit=phase.concurrency)
+    timeout = aiohttp.ClientTimeout(total=60)
+    async with aiohttp.ClientSession(connector=connector, timeout=timeout) as client:
+
+        async def get(path: str) -> tuple[int, bytes]:
+            # Sent exactly as written: a partner's signature covers the path and query.
+            async with client.get(URL(base + path, encoded=True), headers=sign(path)) as r:
+                return r.status, await r.read()
+
         for path, _ in list(work)[:warmup]:
-            await client.get(path, headers=sign(path))
+            await get(path)
         next_index = 0
         rate = phase.offered_rps
         begin = time.perf_counter()
@@ -119,14 +128,13 @@ async def run(
                     if due > started:
                         await asyncio.sleep(due - started)
                     started = due  # latency from when it was due, however late it was sent
-                r = await client.get(path, headers=sign(path))
-                content = r.content
+                status, content = await get(path)
                 phase.latencies_s.append(time.perf_counter() - started)
                 phase.requests += 1
                 phase.expected_rows += expect.rows
-                if r.status_code != 200:
+                if status != 200:
                     phase.not_200 += 1
-                    phase.errors.append(f"{path}: {r.status_code} {content[:200]!r}")
+                    phase.errors.append(f"{path}: {status} {content[:200]!r}")
                 else:
                     body = orjson.loads(content)
                     got = count_rows(body)
