@@ -100,6 +100,14 @@ class SchemaSet:
         """A copy of the schema document with this `$id`."""
         return copy.deepcopy(self._schemas[schema_id])
 
+    def enum(self, schema_id: str, *path: str) -> tuple[Any, ...]:
+        """The `enum` found at `path` in the schema `schema_id`: a lookup without copying the
+        document (what a request may afford)."""
+        node = self._schemas[schema_id]
+        for key in path:
+            node = node[key]
+        return tuple(node["enum"])
+
     def validate(self, schema_id: str, instance: object) -> list[Violation]:
         """All violations of `instance` against the schema `schema_id`, sorted; [] if valid."""
         try:

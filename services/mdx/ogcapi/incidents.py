@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import functools
 import uuid
 from typing import Any
 
@@ -43,13 +44,13 @@ class Incidents(Collection):
     audit_kind = "incident"
 
     def queryables(self, res: Resources) -> dict[str, Queryable]:
-        defs = res.policy.schemas.schema(DEFS_SCHEMA_ID)["$defs"]
+        enum = functools.partial(res.policy.schemas.enum, DEFS_SCHEMA_ID, "$defs")
         return {
             "category": Queryable("string", "Category", tuple(sorted(res.categories))),
             "status": Queryable("string", "Status", tuple(sorted(res.statuses))),
-            "severity": Queryable("string", "Severity (CISE)", tuple(defs["severity"]["enum"])),
-            "certainty": Queryable("string", "Certainty (CISE)", tuple(defs["certainty"]["enum"])),
-            "urgency": Queryable("string", "Urgency (CISE)", tuple(defs["urgency"]["enum"])),
+            "severity": Queryable("string", "Severity (CISE)", enum("severity")),
+            "certainty": Queryable("string", "Certainty (CISE)", enum("certainty")),
+            "urgency": Queryable("string", "Urgency (CISE)", enum("urgency")),
             "origin": Queryable("string", "Node the incident was first reported at"),
             "tlp": Queryable("string", "TLP 2.0 label", TLPS),
             "title": Queryable("string", "Title"),
