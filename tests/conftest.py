@@ -74,6 +74,7 @@ def database_url() -> Iterator[str]:
 TABLES = (
     "positions",
     "vessel_latest",
+    "vessel_marked_latest",
     "vessels",
     "vessel_reports",
     "ais_safety_messages",

@@ -138,6 +138,36 @@ def test_a_partner_sees_exactly_what_the_policy_releases(
     assert mmsis(kcg.get(f"{VESSELS}?bbox=139.15,35.15,139.25,35.25")) == ["431000003"]
 
 
+def test_a_partner_sees_the_newest_report_released_to_it_whatever_order_reports_arrive_in(
+    client: TestClient, db: str, schemas: SchemaSet, partner_keys: dict[str, Ed25519PrivateKey]
+) -> None:
+    for_kcg = Marked("jcg", "AMBER", ("kcg",), None, False)
+    red = Marked("jcg", "RED", (), None, False)
+    kcg = api(client, partner_keys, "kcg")
+
+    def seen() -> list[list[float]]:
+        return [f["geometry"]["coordinates"] for f in kcg.get(VESSELS).json()["features"]]
+
+    # Each store is a batch of its own, as separate arrivals are.
+    store(db, schemas, (report("431000005", 5, 139.5, 35.5), for_kcg))
+    store(db, schemas, (report("431000005", 6, 150.0, 40.0), red))
+    assert seen() == [[139.5, 35.5]]
+    store(db, schemas, (report("431000005", 4, 139.4, 35.4), for_kcg))  # late, and older
+    assert seen() == [[139.5, 35.5]]
+    # One batch: two reports released to kcg (the newer one counts) and a newer RED one.
+    store(
+        db,
+        schemas,
+        (report("431000005", 8, 139.8, 35.8), for_kcg),
+        (report("431000005", 7, 139.7, 35.7), for_kcg),
+        (report("431000005", 9, 151.0, 41.0), red),
+    )
+    assert seen() == [[139.8, 35.8]]
+    store(db, schemas, (report("431000005", 10, 140.0, 36.0), for_kcg))  # now the latest
+    assert seen() == [[140.0, 36.0]]
+    assert mmsis(api(client, partner_keys, "uscg").get(VESSELS)) == []  # nothing released
+
+
 def static(mmsi: str, minute: int, **fields: Any) -> dict[str, Any]:
     return {
         "mmsi": mmsi,

@@ -22,7 +22,7 @@ from mdx.api.geojson import GeoJSONResponse
 from mdx.api.problems import NotFound
 from mdx.api.vessel_filters import VesselSearch
 from mdx.api.visibility import AnyRow, AnySelect, Caller, policy_key, visible
-from mdx.core.db import Position, Vessel, VesselLatest
+from mdx.core.db import Position, Vessel, VesselLatest, VesselMarkedLatest
 
 router = APIRouter(prefix="/api/v1/vessels", tags=["vessels"])
 
@@ -227,8 +227,8 @@ def _partner_latest(who: Caller, mmsi: str | None) -> AnySelect:
 
     Where the vessel's latest report is released to the partner, that report is the answer: its
     row in positions, found by (source, event_id) (the name it carried, not one carried over).
-    Otherwise the vessel's history is walked newest first on ix_positions_mmsi_observed_at_markings,
-    whose columns are all the policy reads, to the first report the partner may see.
+    Otherwise it is the newest of the vessel's rows in vessel_marked_latest (its newest report
+    under each set of markings) that the partner may see, if any.
     """
     latest, pos = VesselLatest.__table__, Position.__table__
     older, shown_pos = latest.alias("withheld_latest"), pos.alias("newest_released")
@@ -250,9 +250,10 @@ def _partner_latest(who: Caller, mmsi: str | None) -> AnySelect:
         latest,
         who,
     )
+    marked = VesselMarkedLatest.__table__
     newest = (
-        visible(select(pos.c.id).where(pos.c.mmsi == older.c.mmsi), pos, who)
-        .order_by(pos.c.observed_at.desc())
+        visible(select(marked.c.position_id).where(marked.c.mmsi == older.c.mmsi), marked, who)
+        .order_by(marked.c.observed_at.desc(), marked.c.position_id.desc())
         .limit(1)
         .lateral("newest")
     )
@@ -261,7 +262,9 @@ def _partner_latest(who: Caller, mmsi: str | None) -> AnySelect:
     )
     walked: AnySelect = (
         select(*row(shown_pos))
-        .select_from(older.join(newest, true()).join(shown_pos, shown_pos.c.id == newest.c.id))
+        .select_from(
+            older.join(newest, true()).join(shown_pos, shown_pos.c.id == newest.c.position_id)
+        )
         .where(~latest_shown.exists())
     )
     if mmsi is not None:

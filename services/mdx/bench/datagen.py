@@ -2,10 +2,11 @@
 under mixed handling markings, written to a node's database with COPY, and the probes (requests)
 whose exact answers the generator knows because it placed every row itself.
 
-Rows go straight into the tables ingest fills (positions, vessel_latest, the vessel registry and
-its reports, incidents and their versions) with the same columns and values ingest would write
-(mdx.core.store): COPY is the only way to load a million rows in seconds. Who may see what is
-`mdx.core.policy.decide`, the one definition the API's SQL filter must agree with.
+Rows go straight into the tables ingest fills (positions, vessel_latest, vessel_marked_latest,
+the vessel registry and its reports, incidents and their versions) with the same columns and
+values ingest would write (mdx.core.store): COPY is the only way to load a million rows in
+seconds. Who may see what is `mdx.core.policy.decide`, the one definition the API's SQL filter
+must agree with.
 """
 
 from __future__ import annotations
@@ -261,6 +262,13 @@ SELECT DISTINCT ON (mmsi) source, event_id, origin, tlp, relto, purpose, receive
   source_type
 FROM positions ORDER BY mmsi, observed_at DESC
 """
+# As migration 0012 fills it from a stored history.
+_VESSEL_MARKED_LATEST = """
+INSERT INTO vessel_marked_latest (mmsi, origin, tlp, relto, purpose, observed_at, position_id)
+SELECT DISTINCT ON (mmsi, origin, tlp, relto, purpose)
+       mmsi, origin, tlp, relto, purpose, observed_at, id
+FROM positions ORDER BY mmsi, origin, tlp, relto, purpose, observed_at DESC, id DESC
+"""
 # The registry as ingest leaves it after one static report per vessel: the report's markings.
 _REGISTRY_COLS = (
     f"{_MARK}, event_id, mmsi, flag, category, name, call_sign, ship_type, first_seen_at, static_at"
@@ -330,6 +338,7 @@ def load(dsn: str, d: Dataset, progress: Any = None) -> dict[str, int]:
                     if progress is not None:
                         progress(block.count(b"\n"))
             cur.execute(_VESSEL_LATEST)
+            cur.execute(_VESSEL_MARKED_LATEST)
             with cur.copy(f"COPY vessels ({_REGISTRY_COLS}) FROM STDIN") as copy:
                 for line in _registry_lines(d):
                     copy.write(line)

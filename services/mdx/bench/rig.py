@@ -225,8 +225,8 @@ role = "console"
         """Empty what ingest writes (between runs of different worker counts)."""
         with self.connect_db() as conn:
             conn.execute(
-                "TRUNCATE positions, vessel_latest, vessels, dead_letters, producer_receipts,"
-                " producer_seqs, outbox, share_streams RESTART IDENTITY"
+                "TRUNCATE positions, vessel_latest, vessel_marked_latest, vessels, dead_letters,"
+                " producer_receipts, producer_seqs, outbox, share_streams RESTART IDENTITY"
             )
 
     def log(self, name: str) -> str:

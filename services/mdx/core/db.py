@@ -72,7 +72,7 @@ class Position(_Markings, Base):
 
     __table_args__ = (
         UniqueConstraint("source", "event_id"),
-        # A track, and a partner's newest releasable position judged on the index alone.
+        # A track, with the columns the policy reads.
         Index(
             "ix_positions_mmsi_observed_at_markings",
             "mmsi",
@@ -100,6 +100,36 @@ class VesselLatest(_Markings, Base):
     source_type: Mapped[str] = mapped_column(String(24))
 
     __table_args__ = (Index("ix_vessel_latest_geom", "geom", postgresql_using="gist"),)
+
+
+class VesselMarkedLatest(Base):
+    """Each vessel's newest position under each set of markings the policy reads: a partner's
+    newest releasable position of a vessel is the newest of the few rows it may see here, where
+    walking the vessel's history cost up to its every report (all of them for a vessel it may
+    see none of). Upserted by ingest beside vessel_latest (mdx.core.store)."""
+
+    __tablename__ = "vessel_marked_latest"
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    mmsi: Mapped[str] = mapped_column(String(9))
+    origin: Mapped[str] = mapped_column(String(32))
+    tlp: Mapped[str] = mapped_column(String(16))
+    relto: Mapped[list[str]] = mapped_column(ARRAY(String(32)))
+    purpose: Mapped[str | None] = mapped_column(String(32))
+    observed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    position_id: Mapped[int] = mapped_column(BigInteger)
+
+    __table_args__ = (
+        Index(
+            "uq_vessel_marked_latest_markings",
+            "mmsi",
+            "origin",
+            "tlp",
+            "relto",
+            "purpose",
+            unique=True,
+            postgresql_nulls_not_distinct=True,  # no purpose is one set of markings
+        ),
+    )
 
 
 class VesselReport(_Markings, Base):

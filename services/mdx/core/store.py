@@ -80,7 +80,17 @@ WITH ins AS (
          sog, cog, heading, nav_status, source_type
   FROM stage_positions
   ON CONFLICT DO NOTHING
-  RETURNING {_VESSEL_COLS}
+  RETURNING id, {_VESSEL_COLS}
+), marked AS (
+  -- In the order of the unique index, as vessel_latest below: concurrent workers take the
+  -- rows' locks in one order, never in a cycle.
+  INSERT INTO vessel_marked_latest (mmsi, origin, tlp, relto, purpose, observed_at, position_id)
+  SELECT DISTINCT ON (mmsi, origin, tlp, relto, purpose)
+         mmsi, origin, tlp, relto, purpose, observed_at, id
+  FROM ins ORDER BY mmsi, origin, tlp, relto, purpose, observed_at DESC, id DESC
+  ON CONFLICT (mmsi, origin, tlp, relto, purpose) DO UPDATE SET
+    observed_at = EXCLUDED.observed_at, position_id = EXCLUDED.position_id
+  WHERE EXCLUDED.observed_at > vessel_marked_latest.observed_at
 )
 INSERT INTO vessel_latest ({_VESSEL_COLS})
 SELECT DISTINCT ON (mmsi) {_VESSEL_COLS} FROM ins ORDER BY mmsi, observed_at DESC
