@@ -31,6 +31,11 @@ def test_quick_ingest_bench_counts_every_envelope(tmp_path: Path) -> None:
     mqtt, copy = result["raw"]["mqtt"], result["raw"]["copy"]
     assert mqtt["delivered"] == mqtt["messages"] == 3000
     assert mqtt["msgs_per_s"] > 0
+    stock = result["raw"]["mqtt_stock_paho"]  # paho as released, at both ends
+    assert stock["delivered"] == stock["messages"] == 3000
+    assert result["ingest"]["vs_raw_mqtt_stock_paho"] == round(
+        result["ingest"]["sustained_msgs_per_s"] / stock["msgs_per_s"], 3
+    )
     assert copy["rows"] == 3000 and copy["rows_per_s"] > 0
 
     runs = result["ingest"]["workers"]

@@ -19,6 +19,9 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+import paho.mqtt.client as paho
+from paho.mqtt.enums import CallbackAPIVersion
+
 from mdx.core import mqtt as node_mqtt
 from mdx.core.schemas import envelope_data_schemas
 
@@ -43,6 +46,9 @@ class LoadSpec:
     tag: str  # 8 hex digits: the run's part of every event id
     count: int
     rate: float | None  # messages/s; None: as fast as the broker acks
+    # paho as released, instead of the node's batched client (mdx.core.mqtt_client): the raw
+    # pass-through as the issue's prototype measured it.
+    stock_paho: bool = False
 
 
 @dataclass
@@ -106,10 +112,20 @@ def _serve(jobs: Any, counters: Counters, results: Any) -> None:
         counters.busy.value = 0
 
 
+def stock_client(creds: node_mqtt.Credentials, client_id: str) -> paho.Client:
+    """paho's own client (MQTT v5), without the node's batched socket I/O."""
+    c = paho.Client(CallbackAPIVersion.VERSION2, client_id=client_id, protocol=paho.MQTTv5)
+    c.username_pw_set(creds.username, creds.password)
+    return c
+
+
 def publish(spec: LoadSpec, counters: Counters) -> dict[str, Any]:
     """Connect, publish `spec.count` envelopes, wait for every PUBACK; a summary."""
     creds = node_mqtt.Credentials(spec.username, spec.password)
-    client = node_mqtt.client(creds, f"bench-load-{spec.tag}-{spec.producer}")
+    client_id = f"bench-load-{spec.tag}-{spec.producer}"
+    client = (
+        stock_client(creds, client_id) if spec.stock_paho else node_mqtt.client(creds, client_id)
+    )
     client.max_inflight_messages_set(IN_FLIGHT)
     client.max_queued_messages_set(0)
     acked = 0

@@ -2,7 +2,8 @@
 
 - MQTT pass-through: the load generator's process publishes at QoS 1 as fast as Mosquitto
   acknowledges, a paho subscriber in this process (QoS 1) only counts; the ceiling for anything
-  that takes its input over MQTT here;
+  that takes its input over MQTT here; once with the node's batched client at both ends (what
+  ingest is judged against) and once with paho as released at both ends;
 - COPY: psycopg's COPY of the same positions, in batches of 1,000 each committed, straight
   into the `positions` table (its indexes included); the ceiling for storing them.
 """
@@ -15,7 +16,7 @@ from typing import Any
 
 import paho.mqtt.client as paho
 
-from mdx.bench.load import Envelopes, Loader, LoadSpec, event_id, rfc3339
+from mdx.bench.load import Envelopes, Loader, LoadSpec, event_id, rfc3339, stock_client
 from mdx.bench.rig import IDENTITY, Node
 
 COPY_BATCH = 1000
@@ -25,7 +26,9 @@ _COPY_COLS = (
 )
 
 
-def mqtt_pass_through(node: Node, loader: Loader, count: int, tag: str) -> dict[str, Any]:
+def mqtt_pass_through(
+    node: Node, loader: Loader, count: int, tag: str, *, stock_paho: bool = False
+) -> dict[str, Any]:
     """Messages/s from the first publish to the last delivery."""
     got = 0
     last = 0.0
@@ -39,7 +42,8 @@ def mqtt_pass_through(node: Node, loader: Loader, count: int, tag: str) -> dict[
             last = time.time()
             done.set()
 
-    sub = node.client(f"bench-raw-sub-{tag}")
+    sub_id = f"bench-raw-sub-{tag}"
+    sub = stock_client(node.credentials(), sub_id) if stock_paho else node.client(sub_id)
     sub.on_message = on_message
     sub.on_subscribe = lambda *_a: subscribed.set()
     sub.on_connect = lambda c, *_a: c.subscribe(f"bench/raw/{tag}", qos=1)
@@ -59,6 +63,7 @@ def mqtt_pass_through(node: Node, loader: Loader, count: int, tag: str) -> dict[
             tag,
             count,
             None,
+            stock_paho=stock_paho,
         )
     )
     summary = pub.result()
