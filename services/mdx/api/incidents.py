@@ -53,7 +53,6 @@ class StatusChange(BaseModel):
 def list_incidents(
     request: Request,
     db: Db,
-    res: Res,
     who: Who,
     search: IncidentSearch,
     properties: Annotated[
@@ -100,9 +99,7 @@ IncidentId = Annotated[uuid.UUID, Path(description=_ID_DOC)]
 @router.get(
     "/{incident_id}", responses=geojson.FEATURE, summary="One incident as a GeoJSON Feature"
 )
-def get_incident(
-    request: Request, incident_id: IncidentId, db: Db, res: Res, who: Who
-) -> GeoJSONResponse:
+def get_incident(request: Request, incident_id: IncidentId, db: Db, who: Who) -> GeoJSONResponse:
     found = incident_query.one(db, incident_id, who)
     if found is None:
         raise NotFound(f"no incident {incident_id}")

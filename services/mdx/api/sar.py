@@ -131,7 +131,7 @@ def _last_sitrep(conn: Connection, incident_id: uuid.UUID, me: str) -> int | Non
     summary="Versions and SAR coordination steps of an incident, in order",
 )
 def timeline(
-    request: Request, incident_id: Annotated[uuid.UUID, Path()], db: Db, res: Res, who: Who
+    request: Request, incident_id: Annotated[uuid.UUID, Path()], db: Db, who: Who
 ) -> dict[str, Any]:
     versions = db.execute(
         visible(

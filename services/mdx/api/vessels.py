@@ -17,7 +17,7 @@ from fastapi import APIRouter, Path, Query, Request
 from sqlalchemy import JSON, Connection, Text, cast, func, literal, select, true, union_all
 
 from mdx.api import geojson, params, restricted_reads, vessel_filters
-from mdx.api.deps import Db, Res, Who
+from mdx.api.deps import Db, Who
 from mdx.api.geojson import GeoJSONResponse
 from mdx.api.problems import NotFound
 from mdx.api.vessel_filters import VesselSearch
@@ -65,7 +65,6 @@ _REGISTRY = (
 def listing(
     request: Request,
     db: Db,
-    res: Res,
     who: Who,
     search: VesselSearch,
     limit: Annotated[int, Query(ge=1, le=20_000, description="at most this many vessels")] = 5_000,
@@ -142,7 +141,7 @@ def all_vessels(who: Caller) -> _Search:
 
 
 @router.get("/{mmsi}", responses=geojson.FEATURE, summary="Latest known position of a vessel")
-def latest(request: Request, mmsi: Mmsi, db: Db, res: Res, who: Who) -> GeoJSONResponse:
+def latest(request: Request, mmsi: Mmsi, db: Db, who: Who) -> GeoJSONResponse:
     row = db.execute(_Search(who, mmsi).query).first()
     if row is None:
         raise NotFound(f"no position of vessel {mmsi}")
@@ -155,7 +154,6 @@ def track(
     request: Request,
     mmsi: Mmsi,
     db: Db,
-    res: Res,
     who: Who,
     since: params.Since = None,
     until: params.Until = None,
