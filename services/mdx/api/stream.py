@@ -180,6 +180,8 @@ Marked = list[tuple[str, str, str]]  # (kind, id, TLP) of each item sent
 
 
 def _audit(engine: Engine, request: Request, who: Caller, marked: Marked) -> None:
+    if not any(tlp in restricted_reads.RESTRICTED_TLPS for _, _, tlp in marked):
+        return  # nothing restricted: no connection taken for it
     with engine.connect() as conn:
         for kind in ("incident", "vessel"):
             items = [(item_id, tlp) for k, item_id, tlp in marked if k == kind]
