@@ -42,6 +42,8 @@ def test_the_same_bytes_as_the_reference(value: Any) -> None:
         {"lat": 33.0, "lon": -0.0, "n": 1e15, "big": 2.0**60, "tiny": 1.5e-7, "x": 0.1 + 0.2},
         {"é": 1, "z": 2, "a": {"😀": [1.0, "\u2028\x00\x7f"]}},  # non-ASCII keys: the fallback
         [True, False, None, "", [], {}],
+        # JCS writes these without an exponent, orjson with one (found by the property test).
+        [1.0621342844626598e-6, -9.99e-6, 1e-6, 2.5e-5],
     ],
 )
 def test_values_mdx_signs(value: Any) -> None:

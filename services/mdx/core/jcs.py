@@ -4,9 +4,10 @@
 item (the origin's signature and the message's, made at one end and checked at the other).
 For the values mdx signs, orjson with sorted keys writes the same bytes: keys in ASCII (whose
 byte order is JCS's UTF-16 order), strings (escaped as JCS escapes them), integers within
-I-JSON's +-(2^53 - 1), and finite floats that are not whole numbers. A whole float is written
-as JCS writes it (no ".0") by passing it as the integer it equals. Anything else (a non-ASCII
-key, a whole float beyond 2^53, a value JCS refuses) goes to `rfc8785` itself.
+I-JSON's +-(2^53 - 1), and finite floats that are not whole numbers, of magnitude 1e-4 or
+more. A whole float is written as JCS writes it (no ".0") by passing it as the integer it
+equals. Anything else (a non-ASCII key, a whole float beyond 2^53, a smaller float, a value JCS
+refuses) goes to `rfc8785` itself.
 tests/unit/test_jcs.py checks the two agree on generated JSON of every shape.
 """
 
@@ -19,6 +20,9 @@ import orjson
 import rfc8785
 
 _SAFE = 2**53 - 1
+# Below this magnitude orjson and JCS may write a float differently (measured: every
+# 1e-6 <= |x| < 1e-5, orjson with an exponent): rfc8785 writes those.
+_DECIMAL_FROM = 1e-4
 
 
 class _NotPlain(Exception):
@@ -48,6 +52,8 @@ def _plain(value: Any) -> Any:
             if -_SAFE <= value <= _SAFE:
                 return int(value)
             raise _NotPlain
+        if abs(value) < _DECIMAL_FROM:
+            raise _NotPlain  # orjson writes 1e-6 <= |x| < 1e-5 with an exponent, JCS without
         return value
     if isinstance(value, dict):
         out = {}
